@@ -1,0 +1,49 @@
+"""Run the emulator as a process: `python -m integration_tests.emulator --records 2000`.
+
+Prints one line, `ready <base_url>`, once it listens, then serves until interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+
+from integration_tests.emulator.dataset import generate
+from integration_tests.emulator.server import TEST_API_KEY, Emulator
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    parser.add_argument("--records", type=int, default=2000)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--latency-ms", type=float, default=0.0)
+    parser.add_argument("--api-key", default=TEST_API_KEY)
+    args = parser.parse_args(argv)
+    try:
+        emulator = Emulator(
+            generate(args.records, seed=args.seed),
+            api_keys=[args.api_key],
+            latency_s=args.latency_ms / 1000,
+            host=args.host,
+            port=args.port,
+        )
+    except OSError as error:
+        print(f"emulator: cannot listen on {args.host}:{args.port}: {error.strerror}", file=sys.stderr)
+        return 2
+    stopped = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+    with emulator:
+        print(f"ready {emulator.base_url}", flush=True)
+        try:
+            stopped.wait()
+        except KeyboardInterrupt:
+            pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

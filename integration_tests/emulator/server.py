@@ -1,0 +1,410 @@
+"""A local emulator of OpenAI's stored chat completions API, on a real HTTP server.
+
+It serves `GET /v1/chat/completions` (after/limit/order/model/metadata[key]=value),
+`GET /v1/chat/completions/{id}` and `GET /v1/chat/completions/{id}/messages`, answers a wrong key
+with OpenAI's own 401 body, and injects faults on demand (429 with `Retry-After`, 5xx, an HTML
+error page, a truncated body, a reset connection, an empty page that claims `has_more`).
+
+Tests run it in-process on 127.0.0.1 and change its data between syncs (new records, ties, late
+arrivals, deletions); the quick start and the benchmarks run it as a process
+(`python -m integration_tests.emulator`).
+"""
+
+from __future__ import annotations
+
+import bisect
+import json
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from integration_tests.emulator.dataset import Dataset
+
+TEST_API_KEY = "sk-test-emulator-0000000000"
+RESTRICTED_API_KEY = "sk-test-restricted-0000000000"
+MAX_LIMIT = 100
+
+
+@dataclass
+class Fault:
+    """One injected fault: fires on requests whose path starts with `path`.
+
+    `skip` matching requests pass untouched first, then the fault fires `times` times
+    (`times=-1`: on every later match).
+    """
+
+    kind: str  # status | html | truncated | not_json | reset | empty_has_more
+    path: str = "/v1/chat/completions"
+    status: int = 500
+    headers: dict[str, str] = field(default_factory=dict)
+    skip: int = 0
+    times: int = 1
+    message: str = "The server had an error while processing your request. Sorry about that!"
+
+
+@dataclass
+class LoggedRequest:
+    path: str
+    query: list[tuple[str, str]]
+    headers: dict[str, str]
+
+    def param(self, name: str) -> str | None:
+        return next((value for key, value in self.query if key == name), None)
+
+
+def error_body(message: str, type_: str, code: str | None, param: str | None = None) -> bytes:
+    return json.dumps(
+        {"error": {"message": message, "type": type_, "param": param, "code": code}}
+    ).encode()
+
+
+def _masked(key: str) -> str:
+    """OpenAI shows a rejected key as its first and last few characters only."""
+    return f"{key[:6]}{'*' * 10}{key[-4:]}" if len(key) > 10 else "***"
+
+
+class Store:
+    """Completions ordered by (`created`, arrival), with O(1) lookup of an `after` position."""
+
+    def __init__(self) -> None:
+        self._keys: list[tuple[int, int]] = []
+        self._records: list[dict[str, Any]] = []
+        self._encoded: dict[str, bytes] = {}
+        self._positions: dict[str, int] | None = {}
+        self.messages: dict[str, list[dict[str, Any]]] = {}
+        self._arrival = 0
+
+    def __len__(self) -> int:
+        return len(self._records)
+
+    def add(self, record: dict[str, Any], messages: list[dict[str, Any]] | None = None) -> None:
+        """Insert in `created` order; a record with an older `created` lands behind newer ones."""
+        self._arrival += 1
+        key = (record["created"], self._arrival)
+        position = bisect.bisect_right(self._keys, key)
+        self._keys.insert(position, key)
+        self._records.insert(position, record)
+        self._encoded[record["id"]] = json.dumps(record, ensure_ascii=False).encode()
+        self.messages[record["id"]] = messages or []
+        self._positions = None if position < len(self._records) - 1 else self._positions
+        if self._positions is not None:
+            self._positions[record["id"]] = position
+
+    def delete(self, completion_id: str) -> None:
+        position = self.position(completion_id)
+        if position is None:
+            raise KeyError(completion_id)
+        del self._keys[position], self._records[position]
+        del self._encoded[completion_id], self.messages[completion_id]
+        self._positions = None
+
+    def update_metadata(self, completion_id: str, metadata: dict[str, str]) -> None:
+        position = self.position(completion_id)
+        if position is None:
+            raise KeyError(completion_id)
+        record = self._records[position]
+        record["metadata"] = metadata
+        self._encoded[completion_id] = json.dumps(record, ensure_ascii=False).encode()
+
+    def position(self, completion_id: str) -> int | None:
+        if self._positions is None:
+            self._positions = {r["id"]: i for i, r in enumerate(self._records)}
+        return self._positions.get(completion_id)
+
+    def get(self, completion_id: str) -> dict[str, Any] | None:
+        position = self.position(completion_id)
+        return None if position is None else self._records[position]
+
+    def records(self) -> list[dict[str, Any]]:
+        return list(self._records)
+
+    def encoded(self, completion_id: str) -> bytes:
+        return self._encoded[completion_id]
+
+    def walk(self, start: int, descending: bool) -> Iterator[dict[str, Any]]:
+        step = -1 if descending else 1
+        index = start
+        while 0 <= index < len(self._records):
+            yield self._records[index]
+            index += step
+
+
+class Emulator:
+    """The API's state plus an HTTP server that serves it; use as a context manager."""
+
+    def __init__(
+        self,
+        dataset: Dataset | None = None,
+        *,
+        api_keys: Iterable[str] = (TEST_API_KEY,),
+        latency_s: float = 0.0,
+        host: str = "127.0.0.1",
+        port: int = 0,
+    ) -> None:
+        self.store = Store()
+        self.api_keys = set(api_keys)
+        self.latency_s = latency_s
+        self.faults: list[Fault] = []
+        self.requests: list[LoggedRequest] = []
+        self._lock = threading.Lock()
+        self._server = ThreadingHTTPServer((host, port), _handler_for(self))
+        self._server.daemon_threads = True
+        self._thread: threading.Thread | None = None
+        if dataset:
+            for record in dataset.completions:
+                self.store.add(record, dataset.messages.get(record["id"]))
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    @property
+    def base_url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}/v1"
+
+    def start(self) -> Emulator:
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def __enter__(self) -> Emulator:
+        return self.start()
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+    # -- what tests change and read ----------------------------------------------------------
+    def add(self, record: dict[str, Any], messages: list[dict[str, Any]] | None = None) -> None:
+        with self._lock:
+            self.store.add(record, messages)
+
+    def delete(self, completion_id: str) -> None:
+        with self._lock:
+            self.store.delete(completion_id)
+
+    def update_metadata(self, completion_id: str, metadata: dict[str, str]) -> None:
+        with self._lock:
+            self.store.update_metadata(completion_id, metadata)
+
+    def inject(self, fault: Fault) -> Fault:
+        with self._lock:
+            self.faults.append(fault)
+        return fault
+
+    def completions(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return self.store.records()
+
+    def list_requests(self, path: str = "/v1/chat/completions") -> list[LoggedRequest]:
+        with self._lock:
+            return [r for r in self.requests if r.path == path]
+
+    def clear_requests(self) -> None:
+        with self._lock:
+            self.requests.clear()
+
+    # -- request handling --------------------------------------------------------------------
+    def take_fault(self, path: str) -> Fault | None:
+        with self._lock:
+            for fault in self.faults:
+                if not path.startswith(fault.path) or fault.times == 0:
+                    continue
+                if fault.skip > 0:
+                    fault.skip -= 1
+                    continue
+                if fault.times > 0:
+                    fault.times -= 1
+                return fault
+        return None
+
+    def log(self, path: str, query: list[tuple[str, str]], headers: dict[str, str]) -> None:
+        with self._lock:
+            self.requests.append(LoggedRequest(path, query, headers))
+
+    def authenticate(self, headers: dict[str, str]) -> tuple[int, bytes] | None:
+        """None when the key is good, else OpenAI's status and error body."""
+        authorization = headers.get("authorization", "")
+        if not authorization.startswith("Bearer ") or not authorization[7:].strip():
+            message = (
+                "You didn't provide an API key. You need to provide your API key in an "
+                "Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY)."
+            )
+            return 401, error_body(message, "invalid_request_error", None)
+        key = authorization[7:].strip()
+        if key == RESTRICTED_API_KEY:
+            message = (
+                "You have insufficient permissions for this operation. "
+                "Missing scopes: api.chat.completions.read."
+            )
+            return 403, error_body(message, "invalid_request_error", None)
+        if key not in self.api_keys:
+            message = (
+                f"Incorrect API key provided: {_masked(key)}. You can find your API key at "
+                "https://platform.openai.com/account/api-keys."
+            )
+            return 401, error_body(message, "invalid_request_error", "invalid_api_key")
+        return None
+
+    def list_page(self, query: list[tuple[str, str]]) -> tuple[int, bytes]:
+        params = dict(query)
+        try:
+            limit = int(params.get("limit", "20"))
+        except ValueError:
+            return 400, error_body("Invalid 'limit': expected an integer.", "invalid_request_error", None, "limit")
+        if not 1 <= limit <= MAX_LIMIT:
+            message = f"Invalid 'limit': expected a value between 1 and {MAX_LIMIT}, got {limit}."
+            return 400, error_body(message, "invalid_request_error", "integer_out_of_range", "limit")
+        order = params.get("order", "asc")
+        if order not in ("asc", "desc"):
+            message = f"Invalid value for 'order': '{order}'. Expected 'asc' or 'desc'."
+            return 400, error_body(message, "invalid_request_error", "invalid_value", "order")
+        model = params.get("model")
+        metadata = {k[9:-1]: v for k, v in query if k.startswith("metadata[") and k.endswith("]")}
+        descending = order == "desc"
+
+        with self._lock:
+            store = self.store
+            after = params.get("after")
+            if after:
+                position = store.position(after)
+                if position is None:
+                    message = f"No chat completion found with id '{after}'."
+                    return 404, error_body(message, "invalid_request_error", "not_found", "after")
+                start = position - 1 if descending else position + 1
+            else:
+                start = len(store) - 1 if descending else 0
+            page: list[dict[str, Any]] = []
+            for record in store.walk(start, descending):
+                if model and record["model"] != model:
+                    continue
+                if metadata and any(
+                    (record.get("metadata") or {}).get(k) != v for k, v in metadata.items()
+                ):
+                    continue
+                page.append(record)
+                if len(page) > limit:
+                    break
+            has_more = len(page) > limit
+            page = page[:limit]
+            data = b",".join(store.encoded(r["id"]) for r in page)
+        return 200, envelope(data, page, has_more)
+
+    def messages_page(self, completion_id: str, query: list[tuple[str, str]]) -> tuple[int, bytes]:
+        params = dict(query)
+        limit = max(1, min(MAX_LIMIT, int(params.get("limit", "20"))))
+        with self._lock:
+            if completion_id not in self.store.messages:
+                message = f"No chat completion found with id '{completion_id}'."
+                return 404, error_body(message, "invalid_request_error", "not_found")
+            messages = list(self.store.messages[completion_id])
+        if params.get("order") == "desc":
+            messages.reverse()
+        after = params.get("after")
+        start = 0
+        if after:
+            ids = [m["id"] for m in messages]
+            if after not in ids:
+                message = f"No message found with id '{after}'."
+                return 404, error_body(message, "invalid_request_error", "not_found", "after")
+            start = ids.index(after) + 1
+        page = messages[start : start + limit]
+        data = b",".join(json.dumps(m, ensure_ascii=False).encode() for m in page)
+        return 200, envelope(data, page, start + limit < len(messages))
+
+    def get_completion(self, completion_id: str) -> tuple[int, bytes]:
+        with self._lock:
+            record = self.store.get(completion_id)
+            if record is None:
+                message = f"No chat completion found with id '{completion_id}'."
+                return 404, error_body(message, "invalid_request_error", "not_found")
+            return 200, self.store.encoded(completion_id)
+
+
+def envelope(data: bytes, page: list[dict[str, Any]], has_more: bool) -> bytes:
+    first_id = json.dumps(page[0]["id"] if page else None)
+    last_id = json.dumps(page[-1]["id"] if page else None)
+    return (
+        b'{"object":"list","data":['
+        + data
+        + f'],"first_id":{first_id},"last_id":{last_id},"has_more":{json.dumps(has_more)}}}'.encode()
+    )
+
+
+HTML_502 = b"<html><head><title>502 Bad Gateway</title></head><body><center><h1>502 Bad Gateway</h1></center><hr><center>cloudflare</center></body></html>"
+
+
+def _handler_for(emulator: Emulator) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002  (quiet server)
+            pass
+
+        def do_GET(self) -> None:
+            url = urlsplit(self.path)
+            query = parse_qsl(url.query, keep_blank_values=True)
+            headers = {k.lower(): v for k, v in self.headers.items()}
+            emulator.log(url.path, query, headers)
+            if emulator.latency_s:
+                time.sleep(emulator.latency_s)  # simulated network latency, not test sync
+            fault = emulator.take_fault(url.path)
+            if fault and self._fail(fault):
+                return
+            denied = emulator.authenticate(headers)
+            if denied:
+                self._send(*denied)
+                return
+            self._send(*self._route(url.path, query, fault))
+
+        def _route(
+            self, path: str, query: list[tuple[str, str]], fault: Fault | None
+        ) -> tuple[int, bytes]:
+            parts = path.strip("/").split("/")
+            if parts[:3] != ["v1", "chat", "completions"]:
+                return 404, error_body(f"Invalid URL (GET {path})", "invalid_request_error", None)
+            if len(parts) == 3:
+                if fault and fault.kind == "empty_has_more":
+                    return 200, b'{"object":"list","data":[],"first_id":null,"last_id":null,"has_more":true}'
+                return emulator.list_page(query)
+            if len(parts) == 4:
+                return emulator.get_completion(parts[3])
+            if len(parts) == 5 and parts[4] == "messages":
+                return emulator.messages_page(parts[3], query)
+            return 404, error_body(f"Invalid URL (GET {path})", "invalid_request_error", None)
+
+        def _fail(self, fault: Fault) -> bool:
+            """Answer with the fault; False when the fault only alters a normal answer."""
+            if fault.kind == "status":
+                body = error_body(fault.message, "server_error" if fault.status >= 500 else "requests", None)
+                self._send(fault.status, body, fault.headers)
+            elif fault.kind == "html":
+                self._send(fault.status, HTML_502, {"Content-Type": "text/html"})
+            elif fault.kind == "truncated":
+                self._send(200, b'{"object":"list","data":[{"id":"chatcmpl-tr', {})
+            elif fault.kind == "not_json":
+                self._send(200, b"upstream connect error or disconnect/reset before headers", {})
+            elif fault.kind == "reset":
+                self.close_connection = True
+                self.connection.shutdown(2)
+            else:
+                return False
+            return True
+
+        def _send(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
+            self.send_response(status)
+            headers = headers or {}
+            if "Content-Type" not in headers:
+                self.send_header("Content-Type", "application/json")
+            for key, value in headers.items():
+                self.send_header(key, value)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    return Handler

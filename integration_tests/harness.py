@@ -1,0 +1,127 @@
+"""Run the installed `source-openai-chat` CLI as Airbyte does and parse what it prints."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+CONNECTOR_ROOT = Path(__file__).resolve().parent.parent
+STREAM = "chat_completions"
+
+
+def cli_path() -> str:
+    """The console script installed beside the running interpreter (the project's venv)."""
+    candidate = Path(sys.executable).parent / "source-openai-chat"
+    return str(candidate) if candidate.exists() else shutil.which("source-openai-chat") or ""
+
+
+@dataclass
+class ConnectorRun:
+    """The Airbyte messages of one CLI run, by type."""
+
+    exit_code: int
+    stdout: str
+    stderr: str
+    messages: list[dict[str, Any]] = field(default_factory=list)
+
+    def of_type(self, type_: str) -> list[dict[str, Any]]:
+        return [m for m in self.messages if m.get("type") == type_]
+
+    @property
+    def records(self) -> list[dict[str, Any]]:
+        return [m["record"]["data"] for m in self.of_type("RECORD")]
+
+    def records_of(self, stream: str) -> list[dict[str, Any]]:
+        return [m["record"]["data"] for m in self.of_type("RECORD") if m["record"]["stream"] == stream]
+
+    @property
+    def states(self) -> list[dict[str, Any]]:
+        return [m["state"] for m in self.of_type("STATE")]
+
+    @property
+    def last_state(self) -> list[dict[str, Any]]:
+        """The latest state per stream, as the platform would pass it to the next sync."""
+        latest: dict[str, dict[str, Any]] = {}
+        for state in self.states:
+            latest[state["stream"]["stream_descriptor"]["name"]] = state
+        return list(latest.values())
+
+    @property
+    def errors(self) -> list[dict[str, Any]]:
+        return [m["trace"]["error"] for m in self.of_type("TRACE") if m["trace"]["type"] == "ERROR"]
+
+    @property
+    def connection_status(self) -> dict[str, Any]:
+        return self.of_type("CONNECTION_STATUS")[0]["connectionStatus"]
+
+    @property
+    def catalog(self) -> dict[str, Any]:
+        return self.of_type("CATALOG")[0]["catalog"]
+
+    @property
+    def logs(self) -> list[str]:
+        return [m["log"]["message"] for m in self.of_type("LOG")]
+
+
+def configured_catalog(
+    streams: dict[str, str] | None = None, catalog: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """A configured catalog from a discovered one: {stream: "full_refresh" | "incremental"}."""
+    streams = streams or {STREAM: "incremental"}
+    discovered = {s["name"]: s for s in (catalog or {}).get("streams", [])}
+    configured = []
+    for name, mode in streams.items():
+        stream = discovered.get(name) or {
+            "name": name,
+            "json_schema": {},
+            "supported_sync_modes": ["full_refresh", "incremental"],
+        }
+        configured.append(
+            {
+                "stream": stream,
+                "sync_mode": mode,
+                "destination_sync_mode": "append_dedup" if mode == "incremental" else "overwrite",
+                "cursor_field": ["created"] if mode == "incremental" else None,
+                "primary_key": [["id"]],
+            }
+        )
+    return {"streams": configured}
+
+
+def run_connector(
+    verb: str,
+    config: dict[str, Any] | None = None,
+    *,
+    catalog: dict[str, Any] | None = None,
+    state: list[dict[str, Any]] | None = None,
+    extra_args: tuple[str, ...] = (),
+    timeout: float = 300,
+) -> ConnectorRun:
+    """Run one verb of the CLI in a subprocess, with files as Airbyte passes them."""
+    with tempfile.TemporaryDirectory() as tmp:
+        args = [cli_path(), verb, *extra_args]
+        for name, content in (("config", config), ("catalog", catalog), ("state", state)):
+            if content is not None:
+                path = Path(tmp, f"{name}.json")
+                path.write_text(json.dumps(content))
+                args += [f"--{name}", str(path)]
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        done = subprocess.run(
+            args, capture_output=True, text=True, timeout=timeout, env=env, check=False
+        )
+    messages = []
+    for line in done.stdout.splitlines():
+        line = line.strip()
+        if line.startswith("{"):
+            try:
+                messages.append(json.loads(line))
+            except json.JSONDecodeError:
+                pass
+    return ConnectorRun(done.returncode, done.stdout, done.stderr, messages)

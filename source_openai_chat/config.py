@@ -1,0 +1,112 @@
+"""The connector's config as a typed model, so every bad value is refused by field name.
+
+The spec's JSON schema draws the form and the CDK validates against it, but its messages do not
+name the field ("0 is less than the minimum of 1") and it cannot express rules such as "plain
+http only to loopback hosts". Errors here never echo a value: a key pasted into the wrong field
+must not end up in a log.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+DEFAULT_BASE_URL = "https://api.openai.com/v1"
+DEFAULT_LOOKBACK_MINUTES = 60
+DATE_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+
+
+class InvalidConfig(ValueError):
+    """A config the connector refuses; the message names the field(s)."""
+
+
+class MetadataPair(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    key: str = Field(min_length=1, max_length=64)
+    value: str = Field(max_length=512)
+
+
+class OpenAIChatConfig(BaseModel):
+    """Mirrors `spec.connection_specification` in manifest.yaml (a unit test keeps them equal)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    api_key: str = Field(min_length=1)
+    base_url: str = DEFAULT_BASE_URL
+    organization_id: str | None = None
+    project_id: str | None = None
+    start_date: str | None = None
+    lookback_window_minutes: int = Field(default=DEFAULT_LOOKBACK_MINUTES, ge=0, strict=True)
+    page_size: int = Field(default=100, ge=1, le=100, strict=True)
+    models: list[str] | None = None
+    metadata_filter: list[MetadataPair] | None = None
+
+    @field_validator("api_key")
+    @classmethod
+    def _key_is_not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be blank")
+        return value
+
+    @field_validator("base_url")
+    @classmethod
+    def _url_is_safe(cls, value: str) -> str:
+        url = urlsplit(value)
+        if url.scheme not in ("http", "https") or not url.hostname:
+            raise ValueError("must be an http(s) URL such as https://api.openai.com/v1")
+        if url.scheme == "http" and not _is_loopback(url.hostname):
+            raise ValueError(
+                "plain http:// is only allowed for loopback hosts (127.0.0.1, localhost); "
+                "use https:// so the API key is not sent in clear"
+            )
+        return value
+
+    @field_validator("start_date")
+    @classmethod
+    def _date_has_the_format(cls, value: str | None) -> str | None:
+        if value:
+            try:
+                datetime.strptime(value, DATE_FORMAT)
+            except ValueError:
+                raise ValueError("must look like 2026-01-31T00:00:00Z (YYYY-MM-DDTHH:MM:SSZ)") from None
+        return value or None
+
+    @field_validator("models")
+    @classmethod
+    def _models_are_names(cls, value: list[str] | None) -> list[str] | None:
+        if value and any(not name.strip() for name in value):
+            raise ValueError("must not contain an empty model name")
+        return value
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def parse_config(raw: Any) -> OpenAIChatConfig:
+    """Validate a raw config; raise `InvalidConfig` naming each bad field (never its value)."""
+    if not isinstance(raw, dict):
+        raise InvalidConfig("The config must be a JSON object.")
+    try:
+        return OpenAIChatConfig.model_validate(raw)
+    except ValidationError as error:
+        problems = [_describe(problem) for problem in error.errors(include_input=False)]
+        raise InvalidConfig("Invalid config: " + "; ".join(problems) + ".") from None
+
+
+def _describe(problem: Any) -> str:
+    field = ".".join(str(part) for part in problem["loc"]) or "config"
+    message = problem["msg"].removeprefix("Value error, ")
+    if problem["type"] == "missing":
+        message = "is required"
+    return f"'{field}' {message}"
