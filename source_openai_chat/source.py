@@ -14,11 +14,13 @@ from airbyte_cdk.models import (
     ConfiguredAirbyteCatalog,
     FailureType,
     Status,
+    Type,
 )
 from airbyte_cdk.sources.declarative.yaml_declarative_source import YamlDeclarativeSource
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_openai_chat.config import InvalidConfig, parse_config
+from source_openai_chat.errors import explain_check_failure, with_stream_failure_type
 
 
 class SourceOpenaiChat(YamlDeclarativeSource):
@@ -45,10 +47,13 @@ class SourceOpenaiChat(YamlDeclarativeSource):
 
     def check(self, logger: logging.Logger, config: Mapping[str, Any]) -> AirbyteConnectionStatus:
         try:
-            parse_config(self._config or config)
+            parsed = parse_config(self._config or config)
         except InvalidConfig as error:
             return AirbyteConnectionStatus(status=Status.FAILED, message=str(error))
-        return super().check(logger, config)
+        status = super().check(logger, config)
+        if status.status == Status.FAILED:
+            status.message = explain_check_failure(status.message or "", parsed.base_url)
+        return status
 
     def discover(self, logger: logging.Logger, config: Mapping[str, Any]) -> AirbyteCatalog:
         self._validated(config)
@@ -62,7 +67,14 @@ class SourceOpenaiChat(YamlDeclarativeSource):
         state: list[AirbyteStateMessage] | None = None,
     ) -> Iterator[AirbyteMessage]:
         self._validated(config)
-        yield from super().read(logger, config, catalog, state)
+        failure_types: list[FailureType] = []
+        try:
+            for message in super().read(logger, config, catalog, state):
+                if message.type == Type.TRACE and message.trace.error:
+                    failure_types.append(message.trace.error.failure_type)
+                yield message
+        except AirbyteTracedException as error:
+            raise with_stream_failure_type(error, failure_types) from error.__cause__
 
     def _validated(self, config: Mapping[str, Any]) -> None:
         try:

@@ -1,0 +1,44 @@
+"""Error messages as a user should read them, where the CDK's own wording misleads."""
+
+from __future__ import annotations
+
+import re
+
+from airbyte_cdk.models import FailureType
+from airbyte_cdk.utils.traced_exception import AirbyteTracedException
+
+# The concurrent CDK ends a failed sync with one more trace that sums up the streams' errors and
+# always calls it a config_error, even when they were 5xx or rate limits.
+CONCURRENT_SUMMARY = "Concurrent read failure"
+CONNECTION_FAILURE = re.compile(
+    r"(ConnectionError|ConnectTimeout|ReadTimeout|NameResolutionError|Failed to resolve|"
+    r"Connection refused|Max retries exceeded)"
+)
+
+
+def explain_check_failure(message: str, base_url: str) -> str:
+    """Turn the CDK's "'Stream x is not available: ...'" repr into the reason itself."""
+    message = message.strip()
+    if len(message) > 1 and message[0] == message[-1] and message[0] in "'\"":
+        message = message[1:-1]
+    message = re.sub(r"^Stream \w+ is not available: ", "", message)
+    if CONNECTION_FAILURE.search(message):
+        return (
+            f"Could not reach the API at base_url {base_url}: the connection failed or timed "
+            "out. Check base_url and that this network can reach it."
+        )
+    return message
+
+
+def with_stream_failure_type(
+    error: AirbyteTracedException, stream_failure_types: list[FailureType]
+) -> AirbyteTracedException:
+    """Give the CDK's closing summary the failure type of the streams' first real error."""
+    if error.internal_message != CONCURRENT_SUMMARY or not stream_failure_types:
+        return error
+    return AirbyteTracedException(
+        message=error.message,
+        internal_message=error.internal_message,
+        failure_type=stream_failure_types[0],
+        exception=error._exception,  # noqa: SLF001  (keep the original traceback)
+    )
