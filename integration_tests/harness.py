@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -39,7 +40,9 @@ class ConnectorRun:
         return [m["record"]["data"] for m in self.of_type("RECORD")]
 
     def records_of(self, stream: str) -> list[dict[str, Any]]:
-        return [m["record"]["data"] for m in self.of_type("RECORD") if m["record"]["stream"] == stream]
+        return [
+            m["record"]["data"] for m in self.of_type("RECORD") if m["record"]["stream"] == stream
+        ]
 
     @property
     def states(self) -> list[dict[str, Any]]:
@@ -120,8 +123,6 @@ def run_connector(
     for line in done.stdout.splitlines():
         line = line.strip()
         if line.startswith("{"):
-            try:
+            with contextlib.suppress(json.JSONDecodeError):
                 messages.append(json.loads(line))
-            except json.JSONDecodeError:
-                pass
     return ConnectorRun(done.returncode, done.stdout, done.stderr, messages)

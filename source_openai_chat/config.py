@@ -74,7 +74,9 @@ class OpenAIChatConfig(BaseModel):
             try:
                 datetime.strptime(value, DATE_FORMAT)
             except ValueError:
-                raise ValueError("must look like 2026-01-31T00:00:00Z (YYYY-MM-DDTHH:MM:SSZ)") from None
+                raise ValueError(
+                    "must look like 2026-01-31T00:00:00Z (YYYY-MM-DDTHH:MM:SSZ)"
+                ) from None
         return value or None
 
     @field_validator("models")

@@ -40,5 +40,5 @@ def with_stream_failure_type(
         message=error.message,
         internal_message=error.internal_message,
         failure_type=stream_failure_types[0],
-        exception=error._exception,  # noqa: SLF001  (keep the original traceback)
+        exception=error._exception,
     )

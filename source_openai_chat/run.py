@@ -3,15 +3,31 @@
 from __future__ import annotations
 
 import sys
+from typing import Any
 
-from airbyte_cdk.entrypoint import AirbyteEntrypoint, launch
+from airbyte_cdk.entrypoint import PRINT_BUFFER, AirbyteEntrypoint
+from airbyte_cdk.models import ConnectorSpecification
 
-from source_openai_chat.source import SourceOpenaiChat
+from source_openai_chat.source import SourceOpenaiChat, validate_config
+
+
+class OpenAIChatEntrypoint(AirbyteEntrypoint):
+    """The CDK's entrypoint, with the typed config check before its JSON-schema check.
+
+    The CDK validates the config against the spec first and reports jsonschema's wording
+    ("101 is greater than the maximum of 100"), which names neither the field nor hides the
+    value; ours names the field and never echoes a value.
+    """
+
+    @staticmethod
+    def validate_connection(source_spec: ConnectorSpecification, config: Any) -> None:
+        validate_config(config)
+        AirbyteEntrypoint.validate_connection(source_spec, config)
 
 
 def run(args: list[str] | None = None) -> None:
-    """Build the source with config, catalog and state up front: the declarative source only
-    interpolates the config it was constructed with."""
+    """Build the source with config, catalog and state up front (the declarative source only
+    interpolates the config it was constructed with), then run the verb like `launch` does."""
     args = sys.argv[1:] if args is None else args
     parsed = AirbyteEntrypoint.parse_args(args)
     config_path = getattr(parsed, "config", None)
@@ -23,4 +39,8 @@ def run(args: list[str] | None = None) -> None:
         state=SourceOpenaiChat.read_state(state_path) if state_path else None,
         config_path=config_path,
     )
-    launch(source, args)
+    entrypoint = OpenAIChatEntrypoint(source)
+    with PRINT_BUFFER:
+        for message in entrypoint.run(parsed):
+            # One write per message, so threads cannot interleave a message and its newline.
+            print(f"{message}\n", end="")

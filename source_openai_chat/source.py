@@ -77,9 +77,14 @@ class SourceOpenaiChat(YamlDeclarativeSource):
             raise with_stream_failure_type(error, failure_types) from error.__cause__
 
     def _validated(self, config: Mapping[str, Any]) -> None:
-        try:
-            parse_config(self._config or config)
-        except InvalidConfig as error:
-            raise AirbyteTracedException(
-                message=str(error), internal_message=str(error), failure_type=FailureType.config_error
-            ) from None
+        validate_config(self._config or config)
+
+
+def validate_config(config: Mapping[str, Any]) -> None:
+    """Refuse a bad config as Airbyte expects: a traced `config_error` naming the field."""
+    try:
+        parse_config(dict(config))
+    except InvalidConfig as error:
+        raise AirbyteTracedException(
+            message=str(error), internal_message=str(error), failure_type=FailureType.config_error
+        ) from None

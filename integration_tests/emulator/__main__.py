@@ -6,6 +6,7 @@ Prints one line, `ready <base_url>`, once it listens, then serves until interrup
 from __future__ import annotations
 
 import argparse
+import contextlib
 import signal
 import sys
 import threading
@@ -32,16 +33,16 @@ def main(argv: list[str] | None = None) -> int:
             port=args.port,
         )
     except OSError as error:
-        print(f"emulator: cannot listen on {args.host}:{args.port}: {error.strerror}", file=sys.stderr)
+        print(
+            f"emulator: cannot listen on {args.host}:{args.port}: {error.strerror}", file=sys.stderr
+        )
         return 2
     stopped = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())
     with emulator:
         print(f"ready {emulator.base_url}", flush=True)
-        try:
+        with contextlib.suppress(KeyboardInterrupt):
             stopped.wait()
-        except KeyboardInterrupt:
-            pass
     return 0
 
 

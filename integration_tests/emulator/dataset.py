@@ -193,7 +193,5 @@ def generate(count: int, seed: int = 7, start: int = BASE_CREATED) -> Dataset:
         created += rng.choice((0, 0, 1, 3, 17, 60))
         record = make_completion(rng, created)
         dataset.completions.append(record)
-        dataset.messages[record["id"]] = make_messages(
-            rng, record["id"], message_count(index, rng)
-        )
+        dataset.messages[record["id"]] = make_messages(rng, record["id"], message_count(index, rng))
     return dataset

@@ -256,10 +256,14 @@ class Emulator:
         try:
             limit = int(params.get("limit", "20"))
         except ValueError:
-            return 400, error_body("Invalid 'limit': expected an integer.", "invalid_request_error", None, "limit")
+            return 400, error_body(
+                "Invalid 'limit': expected an integer.", "invalid_request_error", None, "limit"
+            )
         if not 1 <= limit <= MAX_LIMIT:
             message = f"Invalid 'limit': expected a value between 1 and {MAX_LIMIT}, got {limit}."
-            return 400, error_body(message, "invalid_request_error", "integer_out_of_range", "limit")
+            return 400, error_body(
+                message, "invalid_request_error", "integer_out_of_range", "limit"
+            )
         order = params.get("order", "asc")
         if order not in ("asc", "desc"):
             message = f"Invalid value for 'order': '{order}'. Expected 'asc' or 'desc'."
@@ -329,21 +333,21 @@ class Emulator:
 def envelope(data: bytes, page: list[dict[str, Any]], has_more: bool) -> bytes:
     first_id = json.dumps(page[0]["id"] if page else None)
     last_id = json.dumps(page[-1]["id"] if page else None)
-    return (
-        b'{"object":"list","data":['
-        + data
-        + f'],"first_id":{first_id},"last_id":{last_id},"has_more":{json.dumps(has_more)}}}'.encode()
-    )
+    tail = f'],"first_id":{first_id},"last_id":{last_id},"has_more":{json.dumps(has_more)}}}'
+    return b'{"object":"list","data":[' + data + tail.encode()
 
 
-HTML_502 = b"<html><head><title>502 Bad Gateway</title></head><body><center><h1>502 Bad Gateway</h1></center><hr><center>cloudflare</center></body></html>"
+HTML_502 = (
+    b"<html><head><title>502 Bad Gateway</title></head><body><center><h1>502 Bad Gateway"
+    b"</h1></center><hr><center>cloudflare</center></body></html>"
+)
 
 
 def _handler_for(emulator: Emulator) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002  (quiet server)
+        def log_message(self, format: str, *args: Any) -> None:
             pass
 
         def do_GET(self) -> None:
@@ -370,7 +374,10 @@ def _handler_for(emulator: Emulator) -> type[BaseHTTPRequestHandler]:
                 return 404, error_body(f"Invalid URL (GET {path})", "invalid_request_error", None)
             if len(parts) == 3:
                 if fault and fault.kind == "empty_has_more":
-                    return 200, b'{"object":"list","data":[],"first_id":null,"last_id":null,"has_more":true}'
+                    return (
+                        200,
+                        b'{"object":"list","data":[],"first_id":null,"last_id":null,"has_more":true}',
+                    )
                 return emulator.list_page(query)
             if len(parts) == 4:
                 return emulator.get_completion(parts[3])
@@ -381,7 +388,9 @@ def _handler_for(emulator: Emulator) -> type[BaseHTTPRequestHandler]:
         def _fail(self, fault: Fault) -> bool:
             """Answer with the fault; False when the fault only alters a normal answer."""
             if fault.kind == "status":
-                body = error_body(fault.message, "server_error" if fault.status >= 500 else "requests", None)
+                body = error_body(
+                    fault.message, "server_error" if fault.status >= 500 else "requests", None
+                )
                 self._send(fault.status, body, fault.headers)
             elif fault.kind == "html":
                 self._send(fault.status, HTML_502, {"Content-Type": "text/html"})

@@ -1,0 +1,80 @@
+"""Builders for configs, list pages and requests, so tests state only what differs."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+from airbyte_cdk.models import ConfiguredAirbyteCatalog, SyncMode
+from airbyte_cdk.test.catalog_builder import CatalogBuilder
+from airbyte_cdk.test.mock_http import HttpRequest, HttpResponse
+from airbyte_cdk.test.state_builder import StateBuilder
+
+API_KEY = "sk-test-unit-0000000000"
+BASE_URL = "https://api.openai.com/v1"
+LIST_URL = f"{BASE_URL}/chat/completions"
+STREAM = "chat_completions"
+RESPONSES = Path(__file__).parent / "resource" / "http" / "response"
+
+
+def template(name: str) -> dict[str, Any]:
+    return json.loads((RESPONSES / f"{name}.json").read_text())
+
+
+class ConfigBuilder:
+    def __init__(self) -> None:
+        self._config: dict[str, Any] = {"api_key": API_KEY}
+
+    def with_(self, **values: Any) -> ConfigBuilder:
+        self._config.update(values)
+        return self
+
+    def build(self) -> dict[str, Any]:
+        return copy.deepcopy(self._config)
+
+
+def completion(
+    completion_id: str, created: int, *, model: str = "gpt-4o-2024-08-06", **extra: Any
+) -> dict[str, Any]:
+    record = template("chat_completion")
+    record.update(id=completion_id, created=created, model=model, **extra)
+    return record
+
+
+def page(records: list[dict[str, Any]], *, has_more: bool = False, **envelope: Any) -> HttpResponse:
+    body: dict[str, Any] = {
+        "object": "list",
+        "data": records,
+        "first_id": records[0]["id"] if records else None,
+        "last_id": records[-1]["id"] if records else None,
+        "has_more": has_more,
+    }
+    body.update(envelope)
+    return HttpResponse(json.dumps(body), 200)
+
+
+def error(name: str, status: int, headers: dict[str, str] | None = None) -> HttpResponse:
+    return HttpResponse(json.dumps(template(name)), status, headers or {})
+
+
+def list_request(
+    *,
+    after: str | None = None,
+    limit: int = 100,
+    headers: dict[str, str] | None = None,
+    **params: str,
+) -> HttpRequest:
+    query: dict[str, str] = {"order": "desc", "limit": str(limit), **params}
+    if after:
+        query["after"] = after
+    return HttpRequest(LIST_URL, query_params=query, headers=headers)
+
+
+def catalog(sync_mode: SyncMode = SyncMode.incremental) -> ConfiguredAirbyteCatalog:
+    return CatalogBuilder().with_stream(STREAM, sync_mode).build()
+
+
+def state(created: int | str) -> list[Any]:
+    return StateBuilder().with_stream_state(STREAM, {"created": str(created)}).build()
