@@ -1,0 +1,19 @@
+# Quick start and developer commands. Everything installs itself from the lock file.
+PYTHON ?= python3
+UV_VERSION := 0.13.8
+UV := $(PYTHON) -m uv
+export UV_PYTHON_DOWNLOADS := never
+
+.PHONY: install test lint format bench
+
+install:  ## the connector, its dev tools and pinned dependencies, in .venv
+	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
+	@$(UV) sync --frozen --quiet
+
+test: install lint  ## every test: unit, end-to-end against the emulator, standard suite, image install
+	@UV="$(UV)" $(UV) run --frozen pytest -n 2
+
+lint: install  ## ruff (lint + format) and hadolint on the Dockerfile
+	@$(UV) run --frozen ruff check .
+	@$(UV) run --frozen ruff format --check .
+	@$(UV) run --frozen hadolint Dockerfile

@@ -1,0 +1,20 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from integration_tests.emulator import RESTRICTED_API_KEY, TEST_API_KEY, Emulator, generate
+
+
+@pytest.fixture
+def emulator() -> Iterator[Emulator]:
+    """A fresh emulator per test on 127.0.0.1: 450 completions, 5 pages of 100."""
+    with Emulator(generate(450), api_keys=[TEST_API_KEY, RESTRICTED_API_KEY]) as running:
+        yield running
+
+
+@pytest.fixture
+def config(emulator: Emulator) -> dict[str, Any]:
+    return {"api_key": TEST_API_KEY, "base_url": emulator.base_url}

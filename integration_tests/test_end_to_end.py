@@ -1,0 +1,280 @@
+"""The installed CLI against the local emulator: what comes out of the Airbyte protocol."""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import jsonschema
+import pytest
+
+from integration_tests.emulator import (
+    RESTRICTED_API_KEY,
+    TEST_API_KEY,
+    Emulator,
+    Fault,
+    make_completion,
+)
+from integration_tests.harness import STREAM, configured_catalog, run_connector
+
+INCREMENTAL = configured_catalog({STREAM: "incremental"})
+FULL_REFRESH = configured_catalog({STREAM: "full_refresh"})
+
+
+def as_emitted(record: dict[str, Any]) -> dict[str, Any]:
+    """The CDK's serializer drops top-level nulls; destinations load NULL either way."""
+    return {key: value for key, value in record.items() if value is not None}
+
+
+def ids(records: list[dict[str, Any]]) -> set[str]:
+    return {record["id"] for record in records}
+
+
+class TestSpecCheckDiscover:
+    def test_spec_marks_the_key_secret(self):
+        run = run_connector("spec")
+
+        spec = run.of_type("SPEC")[0]["spec"]["connectionSpecification"]
+        assert run.exit_code == 0
+        assert spec["properties"]["api_key"]["airbyte_secret"] is True
+
+    def test_check_with_good_key_succeeds_with_one_request(self, emulator, config):
+        run = run_connector("check", config)
+
+        assert run.connection_status == {"status": "SUCCEEDED"}
+        assert len(emulator.list_requests()) == 1
+        assert emulator.list_requests()[0].param("limit") == "1"
+
+    @pytest.mark.parametrize(
+        ("key", "openai_text"),
+        [
+            ("sk-wrong-0000000000000", "Incorrect API key provided"),
+            (RESTRICTED_API_KEY, "Missing scopes: api.chat.completions.read"),
+        ],
+    )
+    def test_check_with_rejected_key_reports_openai_message(self, config, key, openai_text):
+        run = run_connector("check", {**config, "api_key": key})
+
+        assert run.exit_code == 0
+        assert run.connection_status["status"] == "FAILED"
+        assert openai_text in run.connection_status["message"]
+
+    def test_check_with_unreachable_base_url_names_it(self, config):
+        unreachable = "http://127.0.0.1:9/v1"  # discard port: nothing listens
+
+        run = run_connector("check", {**config, "base_url": unreachable})
+
+        assert run.connection_status["status"] == "FAILED"
+        assert f"base_url {unreachable}" in run.connection_status["message"]
+
+    def test_discover_declares_id_key_created_cursor_and_both_modes(self, config):
+        stream = run_connector("discover", config).catalog["streams"][0]
+
+        assert stream["name"] == STREAM
+        assert stream["source_defined_primary_key"] == [["id"]]
+        assert stream["default_cursor_field"] == ["created"]
+        assert set(stream["supported_sync_modes"]) == {"full_refresh", "incremental"}
+
+
+class TestRead:
+    def test_full_refresh_equals_the_emulator_exactly(self, emulator, config):
+        run = run_connector("read", config, catalog=FULL_REFRESH)
+
+        expected = sorted((as_emitted(r) for r in emulator.completions()), key=lambda r: r["id"])
+        assert run.exit_code == 0
+        assert sorted(run.records, key=lambda r: r["id"]) == expected
+        assert len(run.records) == len(ids(run.records))  # no id twice in one sync
+        newest = max(r["created"] for r in emulator.completions())
+        assert run.last_state[0]["stream"]["stream_state"] == {"created": str(newest)}
+
+    def test_every_record_validates_against_the_discovered_schema(self, config):
+        schema = run_connector("discover", config).catalog["streams"][0]["json_schema"]
+
+        run = run_connector("read", config, catalog=FULL_REFRESH)
+
+        for record in run.records:
+            jsonschema.validate(record, schema)
+
+    def test_incremental_with_nothing_new_and_no_lookback_costs_one_request(self, emulator, config):
+        no_lookback = {**config, "lookback_window_minutes": 0}
+        first = run_connector("read", no_lookback, catalog=INCREMENTAL)
+        emulator.clear_requests()
+
+        second = run_connector("read", no_lookback, catalog=INCREMENTAL, state=first.last_state)
+
+        assert second.exit_code == 0
+        assert len(emulator.list_requests()) == 1
+        assert (
+            second.last_state[0]["stream"]["stream_state"]
+            == (first.last_state[0]["stream"]["stream_state"])
+        )
+
+    def test_incremental_with_nothing_new_rereads_only_the_lookback_window(self, emulator, config):
+        first = run_connector("read", config, catalog=INCREMENTAL)  # default lookback: 60 min
+        newest = max(r["created"] for r in emulator.completions())
+        in_window = [r for r in emulator.completions() if r["created"] >= newest - 3600]
+        emulator.clear_requests()
+
+        second = run_connector("read", config, catalog=INCREMENTAL, state=first.last_state)
+
+        assert ids(second.records) == ids(in_window)
+        # Paging stops at the first page that reaches past the window.
+        assert len(emulator.list_requests()) == len(in_window) // 100 + 1
+
+    def test_incremental_loses_nothing_at_ties_or_for_late_arrivals(self, emulator, config):
+        first = run_connector("read", config, catalog=INCREMENTAL)
+        newest = max(r["created"] for r in emulator.completions())
+        rng = random.Random(42)
+        tie = make_completion(rng, newest)  # same second as the saved state
+        late = make_completion(rng, newest - 1800)  # listed only now, created 30 min earlier
+        new = [make_completion(rng, newest + offset) for offset in (1, 1, 5, 90)]
+        for record in (tie, late, *new):
+            emulator.add(record)
+
+        second = run_connector("read", config, catalog=INCREMENTAL, state=first.last_state)
+
+        assert second.exit_code == 0
+        assert ids([tie, late, *new]) <= ids(second.records)
+        assert ids(first.records) | ids(second.records) == ids(emulator.completions())
+        assert second.last_state[0]["stream"]["stream_state"] == {"created": str(newest + 90)}
+
+    def test_incremental_requests_grow_with_new_data_not_history(self, emulator, config):
+        first = run_connector("read", {**config, "lookback_window_minutes": 0}, catalog=INCREMENTAL)
+        newest = max(r["created"] for r in emulator.completions())
+        rng = random.Random(7)
+        for offset in range(1, 151):
+            emulator.add(make_completion(rng, newest + offset))
+        emulator.clear_requests()
+
+        second = run_connector(
+            "read",
+            {**config, "lookback_window_minutes": 0},
+            catalog=INCREMENTAL,
+            state=first.last_state,
+        )
+
+        assert len(second.records) >= 150
+        assert len(emulator.list_requests()) == 2  # 150 new records = 2 pages of 100, not 6
+
+    def test_start_date_excludes_older_records(self, emulator, config):
+        records = emulator.completions()
+        cutoff = records[len(records) // 2]["created"]
+        start_date = _iso(cutoff)
+
+        run = run_connector("read", {**config, "start_date": start_date}, catalog=FULL_REFRESH)
+
+        assert ids(run.records) == {r["id"] for r in records if r["created"] >= cutoff}
+
+    def test_models_and_metadata_filters_are_applied_by_the_server(self, emulator, config):
+        models = ["gpt-4o-2024-08-06", "o3-mini-2025-01-31"]
+        wanted = {"team": "search"}
+        filtered = {
+            **config,
+            "models": models,
+            "metadata_filter": [{"key": "team", "value": "search"}],
+        }
+
+        run = run_connector("read", filtered, catalog=INCREMENTAL)
+
+        expected = {
+            r["id"]
+            for r in emulator.completions()
+            if r["model"] in models and r["metadata"].get("team") == wanted["team"]
+        }
+        assert ids(run.records) == expected
+        sent_models = {q.param("model") for q in emulator.list_requests()}
+        assert sent_models == set(models)
+        assert all(q.param("metadata[team]") == "search" for q in emulator.list_requests())
+
+
+class TestFaults:
+    def test_rate_limit_and_server_errors_are_retried_without_loss(self, emulator, config):
+        emulator.inject(Fault("status", status=429, headers={"retry-after-ms": "10"}, skip=1))
+        emulator.inject(Fault("html", status=502, skip=2))
+        emulator.inject(Fault("truncated", skip=3))
+        emulator.inject(Fault("reset", skip=4))
+
+        run = run_connector("read", config, catalog=FULL_REFRESH)
+
+        assert run.exit_code == 0
+        assert ids(run.records) == ids(emulator.completions())
+        assert len(run.records) == len(emulator.completions())
+
+    def test_persistent_server_error_ends_with_transient_error(self, emulator, config):
+        emulator.inject(Fault("status", status=500, headers={"retry-after-ms": "10"}, times=-1))
+
+        run = run_connector("read", {**config, "max_retries": 2}, catalog=FULL_REFRESH)
+
+        assert run.exit_code != 0
+        assert run.errors
+        assert all(e["failure_type"] == "transient_error" for e in run.errors)
+        assert len(emulator.list_requests()) == 3
+
+    def test_empty_page_claiming_more_ends_the_stream(self, emulator, config):
+        emulator.inject(Fault("empty_has_more", skip=2, times=-1))
+
+        run = run_connector("read", config, catalog=FULL_REFRESH)
+
+        assert run.exit_code == 0
+        assert len(run.records) == 200
+        assert len(emulator.list_requests()) == 3
+
+
+class TestBadInput:
+    @pytest.mark.parametrize(
+        ("change", "field"),
+        [
+            ({"api_key": None}, "api_key"),
+            ({"page_size": 0}, "page_size"),
+            ({"page_size": 101}, "page_size"),
+            ({"start_date": "2026/01/01"}, "start_date"),
+            ({"base_url": "ftp://example.com/v1"}, "base_url"),
+            ({"base_url": "http://api.example.com/v1"}, "base_url"),
+            ({"metadata_filter": [{"key": "", "value": "x"}]}, "metadata_filter.0.key"),
+        ],
+    )
+    def test_bad_config_is_refused_naming_the_field(self, config, change, field):
+        bad = {k: v for k, v in {**config, **change}.items() if v is not None}
+
+        check = run_connector("check", bad)
+        read = run_connector("read", bad, catalog=FULL_REFRESH)
+
+        assert check.connection_status["status"] == "FAILED"
+        assert f"'{field}'" in check.connection_status["message"]
+        assert read.exit_code != 0
+        assert read.errors[0]["failure_type"] == "config_error"
+        assert f"'{field}'" in read.errors[0]["message"]
+        assert "Traceback" not in read.stderr
+        assert not read.records
+
+
+class TestSecrets:
+    @pytest.mark.parametrize("key", [TEST_API_KEY, "sk-wrong-key-must-not-leak-0000"])
+    def test_key_never_appears_in_output_even_with_debug(self, config, key):
+        for verb, catalog in (("check", None), ("discover", None), ("read", FULL_REFRESH)):
+            run = run_connector(
+                verb, {**config, "api_key": key}, catalog=catalog, extra_args=("--debug",)
+            )
+
+            assert key not in run.stdout, verb
+            assert key not in run.stderr, verb
+
+    def test_key_never_appears_when_the_sync_fails(self, emulator, config):
+        emulator.inject(Fault("status", status=500, times=-1, headers={"retry-after-ms": "1"}))
+
+        run = run_connector(
+            "read", {**config, "max_retries": 1}, catalog=FULL_REFRESH, extra_args=("--debug",)
+        )
+
+        assert run.exit_code != 0
+        assert TEST_API_KEY not in run.stdout + run.stderr
+
+
+def _iso(epoch: int) -> str:
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def test_emulator_fixture_serves_the_dataset(emulator: Emulator):
+    assert len(emulator.completions()) == 450

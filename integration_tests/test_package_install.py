@@ -1,0 +1,67 @@
+"""The Dockerfile's install steps, reproduced in a fresh virtualenv (no Docker engine here)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+from integration_tests.harness import CONNECTOR_ROOT
+
+# The uv that `make` bootstrapped (PyAirbyte pins an older uv, so it is not a dev dependency).
+UV = shlex.split(os.environ.get("UV", "uv"))
+
+
+def _run(*args: str, cwd: Path = CONNECTOR_ROOT) -> str:
+    done = subprocess.run(
+        list(args), cwd=cwd, capture_output=True, text=True, timeout=600, check=False
+    )
+    assert done.returncode == 0, f"{args}\n{done.stdout}\n{done.stderr}"
+    return done.stdout
+
+
+def test_docker_install_steps_give_a_working_connector_without_dev_tools(tmp_path, config):
+    venv = tmp_path / "venv"
+    requirements = tmp_path / "requirements.txt"
+    _run(*UV, "venv", "--quiet", "--python", sys.executable, str(venv))
+    python = str(venv / "bin" / "python")
+
+    # The same commands as the Dockerfile's builder stage, into the venv instead of a prefix.
+    _run(
+        *UV,
+        "export",
+        "--frozen",
+        "--no-dev",
+        "--no-emit-project",
+        "--output-file",
+        str(requirements),
+    )
+    _run(
+        *UV,
+        "pip",
+        "install",
+        "--python",
+        python,
+        "--require-hashes",
+        "--requirement",
+        str(requirements),
+    )
+    _run(*UV, "pip", "install", "--python", python, "--no-deps", ".")
+
+    cli = str(venv / "bin" / "source-openai-chat")
+    spec = [json.loads(line) for line in _run(cli, "spec").splitlines() if line.startswith("{")]
+    assert any(m["type"] == "SPEC" for m in spec)
+    config_file = tmp_path / "config.json"
+    config_file.write_text(json.dumps(config))
+    check = [
+        json.loads(line) for line in _run(cli, "check", "--config", str(config_file)).splitlines()
+    ]
+    statuses = [m["connectionStatus"]["status"] for m in check if m["type"] == "CONNECTION_STATUS"]
+    assert statuses == ["SUCCEEDED"]
+    installed = _run(*UV, "pip", "list", "--python", python, "--format", "json")
+    names = {package["name"] for package in json.loads(installed)}
+    assert "source-openai-chat" in names
+    assert not names & {"pytest", "requests-mock", "ruff", "airbyte"}
