@@ -4,11 +4,14 @@ UV_VERSION := 0.13.8
 UV := $(PYTHON) -m uv
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: install test lint format bench
+.PHONY: install sync test lint
 
-install:  ## the connector, its dev tools and pinned dependencies, in .venv
+install:  ## the connector, the quick start's PyAirbyte extra and dev tools, pinned, in .venv
 	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
-	@$(UV) sync --frozen --quiet
+	@$(UV) sync --frozen --all-extras --quiet
+
+sync: install  ## quick start: sync into .quickstart/openai_chat.duckdb, print a summary
+	@$(UV) run --frozen python -m quickstart
 
 test: install lint  ## every test: unit, end-to-end against the emulator, standard suite, image install
 	@UV="$(UV)" $(UV) run --frozen pytest -n 2

@@ -190,7 +190,7 @@ def generate(count: int, seed: int = 7, start: int = BASE_CREATED) -> Dataset:
     dataset = Dataset()
     created = start
     for index in range(count):
-        created += rng.choice((0, 0, 1, 3, 17, 60))
+        created += rng.choice((0, 0, 1, 3, 17, 60, 900))
         record = make_completion(rng, created)
         dataset.completions.append(record)
         dataset.messages[record["id"]] = make_messages(rng, record["id"], message_count(index, rng))
