@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 from typing import Any
 
@@ -15,7 +16,7 @@ from integration_tests.emulator import (
     Fault,
     make_completion,
 )
-from integration_tests.harness import STREAM, configured_catalog, run_connector
+from integration_tests.harness import CONNECTOR_ROOT, STREAM, configured_catalog, run_connector
 
 INCREMENTAL = configured_catalog({STREAM: "incremental"})
 FULL_REFRESH = configured_catalog({STREAM: "full_refresh"})
@@ -278,3 +279,56 @@ def _iso(epoch: int) -> str:
 
 def test_emulator_fixture_serves_the_dataset(emulator: Emulator):
     assert len(emulator.completions()) == 450
+
+
+class TestAirbyteFiles:
+    """The configs, catalogs and states under integration_tests/, as Airbyte tooling uses them."""
+
+    @staticmethod
+    def _load(name: str, base_url: str | None = None) -> Any:
+        content = json.loads((CONNECTOR_ROOT / "integration_tests" / name).read_text())
+        return {**content, "base_url": base_url} if base_url else content
+
+    def test_sample_config_checks_and_reads_with_both_catalogs(self, emulator):
+        config = self._load("sample_config.json", emulator.base_url)
+
+        check = run_connector("check", config)
+        full = run_connector("read", config, catalog=self._load("configured_catalog.json"))
+        incremental = run_connector(
+            "read", config, catalog=self._load("configured_catalog_incremental.json")
+        )
+
+        assert check.connection_status["status"] == "SUCCEEDED"
+        assert ids(full.records) == ids(emulator.completions())
+        assert ids(incremental.records) == ids(emulator.completions())
+
+    def test_invalid_config_fails_check_with_openai_message(self, emulator):
+        run = run_connector("check", self._load("invalid_config.json", emulator.base_url))
+
+        assert run.connection_status["status"] == "FAILED"
+        assert "Incorrect API key provided" in run.connection_status["message"]
+
+    def test_sample_state_reads_from_the_saved_cursor_minus_the_lookback(self, emulator):
+        config = self._load("sample_config.json", emulator.base_url)
+        state = self._load("sample_state.json")
+        floor = int(state[0]["stream"]["stream_state"]["created"]) - 60 * 60
+
+        run = run_connector(
+            "read", config, catalog=self._load("configured_catalog_incremental.json"), state=state
+        )
+
+        expected = {r["id"] for r in emulator.completions() if r["created"] >= floor}
+        assert 0 < len(expected) < len(emulator.completions())
+        assert ids(run.records) == expected
+
+    def test_abnormal_future_state_reads_nothing_and_keeps_the_state(self, emulator):
+        config = self._load("sample_config.json", emulator.base_url)
+        state = self._load("abnormal_state.json")
+
+        run = run_connector(
+            "read", config, catalog=self._load("configured_catalog_incremental.json"), state=state
+        )
+
+        assert run.exit_code == 0
+        assert run.records == []
+        assert run.last_state[0]["stream"]["stream_state"] == state[0]["stream"]["stream_state"]

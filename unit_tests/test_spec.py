@@ -36,12 +36,13 @@ def test_api_key_is_a_secret():
     assert _spec()["properties"]["api_key"]["airbyte_secret"] is True
 
 
-def test_every_field_has_title_description_and_a_unique_order():
+def test_every_field_has_title_description_examples_and_a_unique_order():
     properties = _spec()["properties"]
 
     for name, field in properties.items():
         assert field.get("title"), name
         assert len(field.get("description", "")) > 20, name
+        assert field.get("examples"), name
     orders = [field["order"] for field in properties.values()]
     assert sorted(orders) == list(range(len(properties)))
 
@@ -62,3 +63,16 @@ def test_spec_bounds_match_the_typed_model():
     assert (spec["page_size"]["minimum"], spec["page_size"]["maximum"]) == (1, 100)
     assert spec["lookback_window_minutes"]["minimum"] == 0
     assert (spec["max_retries"]["minimum"], spec["max_retries"]["maximum"]) == (0, 20)
+
+
+def test_every_field_is_in_a_declared_form_group_and_only_the_key_is_required():
+    spec = _spec()
+    groups = {group["id"] for group in spec["groups"]}
+
+    assert {field["group"] for field in spec["properties"].values()} == groups
+    assert spec["required"] == ["api_key"]
+    assert all(
+        "default" in field
+        for name, field in spec["properties"].items()
+        if name in ("base_url", "lookback_window_minutes", "page_size", "max_retries")
+    )
