@@ -10,8 +10,9 @@ COPY source_openai_chat ./source_openai_chat
 # Runtime dependencies exactly as locked (hashes checked), no dev tools; then the package itself.
 RUN pip install --no-cache-dir uv==0.13.8 \
     && uv export --frozen --no-dev --no-emit-project --output-file requirements.txt \
-    && uv pip install --no-cache --prefix /install --require-hashes --requirement requirements.txt \
-    && uv pip install --no-cache --prefix /install --no-deps .
+    && uv pip install --no-cache --compile-bytecode --prefix /install --require-hashes \
+        --requirement requirements.txt \
+    && uv pip install --no-cache --compile-bytecode --prefix /install --no-deps .
 
 FROM ${BASE_IMAGE}
 WORKDIR /airbyte/integration_code

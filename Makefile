@@ -1,4 +1,6 @@
 # Quick start and developer commands. Everything installs itself from the lock file.
+# Bytecode is compiled at install: with PYTHONDONTWRITEBYTECODE set, every run of the connector
+# would otherwise recompile the CDK (about a second per process).
 PYTHON ?= python3
 UV_VERSION := 0.13.8
 UV := $(PYTHON) -m uv
@@ -8,7 +10,7 @@ export UV_PYTHON_DOWNLOADS := never
 
 install:  ## the connector, the quick start's PyAirbyte extra and dev tools, pinned, in .venv
 	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
-	@$(UV) sync --frozen --all-extras --quiet
+	@$(UV) sync --frozen --all-extras --compile-bytecode --quiet
 
 sync: install  ## quick start: sync into .quickstart/openai_chat.duckdb, print a summary
 	@$(UV) run --frozen python -m quickstart

@@ -43,13 +43,14 @@ def test_docker_install_steps_give_a_working_connector_without_dev_tools(tmp_pat
         *UV,
         "pip",
         "install",
+        "--compile-bytecode",
         "--python",
         python,
         "--require-hashes",
         "--requirement",
         str(requirements),
     )
-    _run(*UV, "pip", "install", "--python", python, "--no-deps", ".")
+    _run(*UV, "pip", "install", "--compile-bytecode", "--python", python, "--no-deps", ".")
 
     cli = str(venv / "bin" / "source-openai-chat")
     spec = [json.loads(line) for line in _run(cli, "spec").splitlines() if line.startswith("{")]

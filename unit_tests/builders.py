@@ -72,8 +72,23 @@ def list_request(
     return HttpRequest(LIST_URL, query_params=query, headers=headers)
 
 
-def catalog(sync_mode: SyncMode = SyncMode.incremental) -> ConfiguredAirbyteCatalog:
-    return CatalogBuilder().with_stream(STREAM, sync_mode).build()
+def messages_request(
+    completion_id: str, *, after: str | None = None, limit: int = 100
+) -> HttpRequest:
+    query = {"order": "asc", "limit": str(limit)}
+    if after:
+        query["after"] = after
+    return HttpRequest(f"{LIST_URL}/{completion_id}/messages", query_params=query)
+
+
+def message(completion_id: str, index: int, role: str = "user", **extra: Any) -> dict[str, Any]:
+    return {"id": f"{completion_id}-{index}", "role": role, "content": f"hello {index}", **extra}
+
+
+def catalog(
+    sync_mode: SyncMode = SyncMode.incremental, stream: str = STREAM
+) -> ConfiguredAirbyteCatalog:
+    return CatalogBuilder().with_stream(stream, sync_mode).build()
 
 
 def state(created: int | str) -> list[Any]:

@@ -1,4 +1,4 @@
-"""The `chat_completions` JSON schema: open to new fields, nullable, and true to real records."""
+"""The streams' JSON schemas: open to new fields, nullable, and true to real records."""
 
 from __future__ import annotations
 
@@ -16,10 +16,25 @@ from unit_tests.builders import template
 CONFIG = {"api_key": "sk-test-unit-0000000000"}
 
 
-@pytest.fixture(scope="module")
-def schema() -> dict[str, Any]:
+PRIMARY_KEYS = {"chat_completions": {".id"}, "chat_completion_messages": {".id", ".completion_id"}}
+
+
+def _schemas() -> dict[str, dict[str, Any]]:
     catalog = SourceOpenaiChat(config=CONFIG).discover(logging.getLogger("test"), CONFIG)
-    return next(s.json_schema for s in catalog.streams if s.name == "chat_completions")
+    return {stream.name: stream.json_schema for stream in catalog.streams}
+
+
+SCHEMAS = _schemas()
+
+
+@pytest.fixture(params=sorted(PRIMARY_KEYS))
+def stream_schema(request) -> tuple[str, dict[str, Any]]:
+    return request.param, SCHEMAS[request.param]
+
+
+@pytest.fixture
+def schema() -> dict[str, Any]:
+    return SCHEMAS["chat_completions"]
 
 
 def _subschemas(schema: dict[str, Any], path: str = "") -> Iterator[tuple[str, dict[str, Any]]]:
@@ -32,17 +47,23 @@ def _subschemas(schema: dict[str, Any], path: str = "") -> Iterator[tuple[str, d
         yield from _subschemas(items, f"{path}[]")
 
 
-def test_every_property_but_the_primary_key_is_nullable(schema):
+def test_the_connector_has_exactly_these_streams():
+    assert set(SCHEMAS) == set(PRIMARY_KEYS)
+
+
+def test_every_property_but_the_primary_key_is_nullable(stream_schema):
+    name, schema = stream_schema
     for path, sub in _subschemas(schema):
-        if path != ".id":
+        if path not in PRIMARY_KEYS[name]:
             assert "null" in sub.get("type", []), path
 
 
-def test_no_enum_that_a_new_api_value_would_break(schema):
-    assert not [path for path, sub in _subschemas(schema) if "enum" in sub]
+def test_no_enum_that_a_new_api_value_would_break(stream_schema):
+    assert not [path for path, sub in _subschemas(stream_schema[1]) if "enum" in sub]
 
 
-def test_objects_accept_new_fields(schema):
+def test_objects_accept_new_fields(stream_schema):
+    schema = stream_schema[1]
     assert schema["additionalProperties"] is True
     for path, sub in _subschemas(schema):
         if "object" in sub.get("type", []) and "properties" in sub:
@@ -58,3 +79,16 @@ def test_api_example_and_generated_records_validate(schema):
 
     for record in records:
         jsonschema.validate(record, schema)
+
+
+def test_generated_messages_with_parent_fields_validate():
+    dataset = generate(120)
+    created = {c["id"]: c["created"] for c in dataset.completions}
+    for completion_id, messages in dataset.messages.items():
+        for message in messages:
+            record = {
+                **message,
+                "completion_id": completion_id,
+                "completion_created": created[completion_id],
+            }
+            jsonschema.validate(record, SCHEMAS["chat_completion_messages"])

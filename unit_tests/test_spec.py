@@ -18,6 +18,7 @@ PUBLIC_KEYS = {
     "models",
     "metadata_filter",
     "max_retries",
+    "num_workers",
 }
 
 

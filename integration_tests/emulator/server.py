@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import bisect
 import json
+import socket
 import threading
 import time
 from collections.abc import Iterable, Iterator
@@ -51,6 +52,7 @@ class LoggedRequest:
     path: str
     query: list[tuple[str, str]]
     headers: dict[str, str]
+    arrived: float = field(default_factory=time.perf_counter)
 
     def param(self, name: str) -> str | None:
         return next((value for key, value in self.query if key == name), None)
@@ -151,7 +153,7 @@ class Emulator:
         self.faults: list[Fault] = []
         self.requests: list[LoggedRequest] = []
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer((host, port), _handler_for(self))
+        self._server = _Server((host, port), _handler_for(self))
         self._server.daemon_threads = True
         self._thread: threading.Thread | None = None
         if dataset:
@@ -337,6 +339,12 @@ def envelope(data: bytes, page: list[dict[str, Any]], has_more: bool) -> bytes:
     return b'{"object":"list","data":[' + data + tail.encode()
 
 
+class _Server(ThreadingHTTPServer):
+    # The default backlog of 5 refuses connections when many workers connect at once.
+    request_queue_size = 128
+    daemon_threads = True
+
+
 HTML_502 = (
     b"<html><head><title>502 Bad Gateway</title></head><body><center><h1>502 Bad Gateway"
     b"</h1></center><hr><center>cloudflare</center></body></html>"
@@ -346,6 +354,12 @@ HTML_502 = (
 def _handler_for(emulator: Emulator) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+
+        def setup(self) -> None:
+            super().setup()
+            # Headers and body go out in separate writes: without this, Nagle's algorithm and the
+            # client's delayed ACK add ~40 ms to every keep-alive response.
+            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
         def log_message(self, format: str, *args: Any) -> None:
             pass

@@ -1,0 +1,102 @@
+"""`chat_completion_messages` through the installed CLI against the emulator."""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+from integration_tests.emulator import Emulator, Fault, make_completion, make_messages
+from integration_tests.harness import STREAM, configured_catalog, run_connector
+
+MESSAGES = "chat_completion_messages"
+
+
+def expected_messages(emulator: Emulator) -> list[dict[str, Any]]:
+    created = {c["id"]: c["created"] for c in emulator.completions()}
+    return [
+        {
+            **{k: v for k, v in message.items() if v is not None},
+            "completion_id": completion_id,
+            "completion_created": created[completion_id],
+        }
+        for completion_id, messages in emulator.store.messages.items()
+        for message in messages
+    ]
+
+
+def keys(records: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    return sorted((r["completion_id"], r["id"]) for r in records)
+
+
+def test_messages_equal_the_emulators_for_empty_single_and_multi_page_completions(emulator, config):
+    counts = [len(m) for m in emulator.store.messages.values()]
+    # The emulator's data covers every case: no messages, one page, several pages.
+    assert 0 in counts
+    assert any(0 < count <= 100 for count in counts)
+    assert max(counts) > 100
+
+    run = run_connector("read", config, catalog=configured_catalog({MESSAGES: "full_refresh"}))
+
+    assert run.exit_code == 0
+    by_key = lambda r: (r["completion_id"], r["id"])  # noqa: E731
+    assert sorted(run.records_of(MESSAGES), key=by_key) == sorted(
+        expected_messages(emulator), key=by_key
+    )
+
+
+def test_both_streams_sync_together_with_their_own_states(emulator, config):
+    catalog = configured_catalog({STREAM: "incremental", MESSAGES: "incremental"})
+
+    run = run_connector("read", config, catalog=catalog)
+
+    assert run.exit_code == 0
+    assert len(run.records_of(STREAM)) == len(emulator.completions())
+    assert keys(run.records_of(MESSAGES)) == keys(expected_messages(emulator))
+    assert {s["stream"]["stream_descriptor"]["name"] for s in run.last_state} == {STREAM, MESSAGES}
+
+
+def test_incremental_messages_alone_fetch_only_completions_new_since_last_sync(emulator, config):
+    no_lookback = {**config, "lookback_window_minutes": 0}
+    catalog = configured_catalog({MESSAGES: "incremental"})
+    first = run_connector("read", no_lookback, catalog=catalog)
+    newest = max(c["created"] for c in emulator.completions())
+    rng = random.Random(5)
+    new = [make_completion(rng, newest + offset) for offset in (30, 60, 90)]
+    for completion in new:
+        emulator.add(completion, make_messages(rng, completion["id"], 3))
+    emulator.clear_requests()
+
+    second = run_connector("read", no_lookback, catalog=catalog, state=first.last_state)
+
+    asked = {r.path.split("/")[4] for r in emulator.requests if r.path.endswith("/messages")}
+    at_saved_second = {c["id"] for c in emulator.completions() if c["created"] == newest}
+    assert asked == {c["id"] for c in new} | at_saved_second
+    assert {c["id"] for c in new} <= {r["completion_id"] for r in second.records_of(MESSAGES)}
+    assert len(emulator.list_requests()) == 1  # the parent list is read newest first, once
+
+
+def test_completion_deleted_before_its_messages_are_read_is_skipped(emulator, config):
+    victim = next(cid for cid, messages in emulator.store.messages.items() if messages)
+    emulator.inject(
+        Fault("status", status=404, path=f"/v1/chat/completions/{victim}/messages", times=-1,
+              message=f"No chat completion found with id '{victim}'.")
+    )  # fmt: skip
+
+    run = run_connector("read", config, catalog=configured_catalog({MESSAGES: "full_refresh"}))
+
+    assert run.exit_code == 0
+    expected = [k for k in keys(expected_messages(emulator)) if k[0] != victim]
+    assert keys(run.records_of(MESSAGES)) == expected
+    assert any("no longer exists" in line and victim in line for line in run.logs)
+
+
+def test_rate_limits_on_messages_slow_down_instead_of_failing(emulator, config):
+    emulator.inject(
+        Fault("status", status=429, path="/v1/chat/completions/", headers={"retry-after-ms": "20"},
+              skip=5, times=12)
+    )  # fmt: skip
+
+    run = run_connector("read", config, catalog=configured_catalog({MESSAGES: "full_refresh"}))
+
+    assert run.exit_code == 0
+    assert keys(run.records_of(MESSAGES)) == keys(expected_messages(emulator))
