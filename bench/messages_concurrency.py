@@ -47,13 +47,13 @@ def main() -> int:
     args = parser.parse_args()
     latency = args.latency_ms / 1000
     rows = []
-    with Emulator(generate(args.completions), latency_s=latency) as emulator:
-        with tempfile.TemporaryDirectory() as tmp_dir:
-            for workers in args.workers:
-                runs = [read_phase(emulator, workers, Path(tmp_dir)) for _ in range(args.runs)]
-                requests = runs[0][1]
-                wall = statistics.median(seconds for seconds, _ in runs)
-                rows.append((workers, wall, requests * latency / wall))
+    emulator = Emulator(generate(args.completions), latency_s=latency)
+    with emulator, tempfile.TemporaryDirectory() as tmp_dir:
+        for workers in args.workers:
+            runs = [read_phase(emulator, workers, Path(tmp_dir)) for _ in range(args.runs)]
+            requests = runs[0][1]
+            wall = statistics.median(seconds for seconds, _ in runs)
+            rows.append((workers, wall, requests * latency / wall))
     print(f"{args.completions} completions, {requests} requests, {args.latency_ms:g} ms latency,")
     print(f"sequential bound {requests * latency:.1f} s; medians of {args.runs} runs")
     print()

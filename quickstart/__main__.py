@@ -97,7 +97,11 @@ def sync(source_origin: Origin, db_path: Path) -> None:
         f"Read {result.processed_records:,} records from the source; loaded {after - before:,} "
         f"new completions; {after:,} in total."
     )
-    print(f"DuckDB file: {db_path.resolve()}  (table {warehouse.TABLE})")
+    messages = warehouse.row_count(db_path, warehouse.MESSAGES_TABLE)
+    print(f"{messages:,} input messages in {warehouse.MESSAGES_TABLE}.")
+    print(
+        f"DuckDB file: {db_path.resolve()}  (tables {warehouse.TABLE}, {warehouse.MESSAGES_TABLE})"
+    )
 
 
 def connector_executable() -> str:

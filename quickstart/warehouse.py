@@ -9,6 +9,7 @@ import duckdb
 # DuckDB's default schema: queries need no prefix, and no file name can collide with it.
 SCHEMA = "main"
 TABLE = "chat_completions"
+MESSAGES_TABLE = "chat_completion_messages"
 
 SUMMARY_SQL = f"""
 SELECT
@@ -25,19 +26,19 @@ LIMIT 40
 """
 
 
-def row_count(db_path: Path) -> int:
-    """Rows in the completions table; 0 when the file or table does not exist yet."""
+def row_count(db_path: Path, table: str = TABLE) -> int:
+    """Rows in a table; 0 when the file or the table does not exist yet."""
     if not db_path.exists():
         return 0
     with duckdb.connect(str(db_path)) as db:
         found = db.execute(
             "SELECT count(*) FROM information_schema.tables "
-            "WHERE table_schema = ? AND table_name = 'chat_completions'",
-            [SCHEMA],
+            "WHERE table_schema = ? AND table_name = ?",
+            [SCHEMA, table],
         ).fetchone()
         if not found or not found[0]:
             return 0
-        result = db.execute(f"SELECT count(*) FROM {TABLE}").fetchone()
+        result = db.execute(f"SELECT count(*) FROM {table}").fetchone()
         return int(result[0]) if result else 0
 
 
