@@ -18,6 +18,7 @@ from integration_tests.emulator import (
 )
 from integration_tests.harness import CONNECTOR_ROOT, STREAM, configured_catalog, run_connector
 
+MESSAGES = "chat_completion_messages"
 INCREMENTAL = configured_catalog({STREAM: "incremental"})
 FULL_REFRESH = configured_catalog({STREAM: "full_refresh"})
 
@@ -299,8 +300,12 @@ class TestAirbyteFiles:
         )
 
         assert check.connection_status["status"] == "SUCCEEDED"
-        assert ids(full.records) == ids(emulator.completions())
-        assert ids(incremental.records) == ids(emulator.completions())
+        for run in (full, incremental):
+            assert ids(run.records_of(STREAM)) == ids(emulator.completions())
+            messages = {(r["completion_id"], r["id"]) for r in run.records_of(MESSAGES)}
+            assert messages == {
+                (cid, m["id"]) for cid, ms in emulator.store.messages.items() for m in ms
+            }
 
     def test_invalid_config_fails_check_with_openai_message(self, emulator):
         run = run_connector("check", self._load("invalid_config.json", emulator.base_url))
@@ -319,7 +324,8 @@ class TestAirbyteFiles:
 
         expected = {r["id"] for r in emulator.completions() if r["created"] >= floor}
         assert 0 < len(expected) < len(emulator.completions())
-        assert ids(run.records) == expected
+        assert ids(run.records_of(STREAM)) == expected
+        assert {r["completion_id"] for r in run.records_of(MESSAGES)} <= expected
 
     def test_abnormal_future_state_reads_nothing_and_keeps_the_state(self, emulator):
         config = self._load("sample_config.json", emulator.base_url)
@@ -331,4 +337,8 @@ class TestAirbyteFiles:
 
         assert run.exit_code == 0
         assert run.records == []
-        assert run.last_state[0]["stream"]["stream_state"] == state[0]["stream"]["stream_state"]
+        saved = {
+            s["stream"]["stream_descriptor"]["name"]: s["stream"]["stream_state"] for s in state
+        }
+        assert run.last_state[0]["stream"]["stream_state"] == saved[STREAM]
+        assert len(emulator.requests) <= 1
