@@ -12,9 +12,13 @@ from source_openai_chat import SourceOpenaiChat
 
 pytest_plugins = ["airbyte_cdk.test.standard_tests.pytest_hooks"]
 
-# Scenarios are collected before any fixture runs, so the emulator starts with the module.
-EMULATOR = Emulator(generate(250)).start()
-atexit.register(EMULATOR.stop)
+# Scenarios are collected before any fixture runs, so the emulators start with the module.
+EMULATORS = {
+    "openai": Emulator(generate(250)).start(),
+    "azure": Emulator(generate(250), azure=True).start(),
+}
+for _emulator in EMULATORS.values():
+    atexit.register(_emulator.stop)
 
 
 def _pointed_at_emulator(scenario: ConnectorTestScenario) -> ConnectorTestScenario:
@@ -22,7 +26,8 @@ def _pointed_at_emulator(scenario: ConnectorTestScenario) -> ConnectorTestScenar
         connector_root=TestSourceOpenaiChat.get_connector_root_dir(), empty_if_missing=True
     )
     if "base_url" in config:
-        config = {**config, "base_url": EMULATOR.base_url}
+        provider = (config.get("api_provider") or {}).get("provider", "openai")
+        config = {**config, "base_url": EMULATORS[provider].base_url}
     return scenario.model_copy(update={"config_dict": config})
 
 

@@ -10,10 +10,17 @@ from __future__ import annotations
 
 import ipaddress
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 DEFAULT_LOOKBACK_MINUTES = 60
@@ -31,12 +38,35 @@ class MetadataPair(BaseModel):
     value: str = Field(max_length=512)
 
 
+class OpenAIProvider(BaseModel):
+    provider: Literal["openai"] = "openai"
+
+
+class AzureProvider(BaseModel):
+    provider: Literal["azure"]
+    api_version: str | None = Field(
+        default=None, pattern=r"^([0-9]{4}-[0-9]{2}-[0-9]{2}(-preview)?)?$"
+    )
+
+
+class CompatibleProvider(BaseModel):
+    provider: Literal["openai_compatible"]
+    auth_header: str = Field(default="Authorization", min_length=1, pattern=r"^[A-Za-z0-9-]+$")
+    auth_prefix: str = "Bearer "
+
+
+ApiProvider = Annotated[
+    OpenAIProvider | AzureProvider | CompatibleProvider, Field(discriminator="provider")
+]
+
+
 class OpenAIChatConfig(BaseModel):
     """Mirrors `spec.connection_specification` in manifest.yaml (a unit test keeps them equal)."""
 
     model_config = ConfigDict(extra="allow")
 
     api_key: str = Field(min_length=1)
+    api_provider: ApiProvider = Field(default_factory=OpenAIProvider)
     base_url: str = DEFAULT_BASE_URL
     organization_id: str | None = None
     project_id: str | None = None
@@ -80,6 +110,15 @@ class OpenAIChatConfig(BaseModel):
                 ) from None
         return value or None
 
+    @model_validator(mode="after")
+    def _azure_has_its_endpoint(self) -> OpenAIChatConfig:
+        if isinstance(self.api_provider, AzureProvider) and self.base_url == DEFAULT_BASE_URL:
+            raise ValueError(
+                "'base_url' must be your Azure endpoint, such as "
+                "https://RESOURCE.openai.azure.com/openai/v1, when 'api_provider' is Azure OpenAI"
+            )
+        return self
+
     @field_validator("models")
     @classmethod
     def _models_are_names(cls, value: list[str] | None) -> list[str] | None:
@@ -111,6 +150,8 @@ def parse_config(raw: Any) -> OpenAIChatConfig:
 def _describe(problem: Any) -> str:
     field = ".".join(str(part) for part in problem["loc"]) or "config"
     message = problem["msg"].removeprefix("Value error, ")
+    if not problem["loc"]:  # a rule across fields names them itself
+        return message
     if problem["type"] == "missing":
         message = "is required"
     return f"'{field}' {message}"

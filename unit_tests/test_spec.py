@@ -9,6 +9,7 @@ from source_openai_chat.config import OpenAIChatConfig
 
 PUBLIC_KEYS = {
     "api_key",
+    "api_provider",
     "base_url",
     "organization_id",
     "project_id",

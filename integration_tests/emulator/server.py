@@ -5,6 +5,10 @@ It serves `GET /v1/chat/completions` (after/limit/order/model/metadata[key]=valu
 with OpenAI's own 401 body, and injects faults on demand (429 with `Retry-After`, 5xx, an HTML
 error page, a truncated body, a reset connection, an empty page that claims `has_more`).
 
+With `azure=True` it behaves like Azure OpenAI instead: `/openai/v1/...` (or the legacy
+`/openai/...?api-version=...`), the key in an `api-key` header, `total` in the envelope, `object`,
+`finish_reason` and `*_tokens_details` null, and Azure's error bodies.
+
 Tests run it in-process on 127.0.0.1 and change its data between syncs (new records, ties, late
 arrivals, deletions); the quick start and the benchmarks run it as a process
 (`python -m integration_tests.emulator`).
@@ -146,7 +150,9 @@ class Emulator:
         latency_s: float = 0.0,
         host: str = "127.0.0.1",
         port: int = 0,
+        azure: bool = False,
     ) -> None:
+        self.azure = azure
         self.store = Store()
         self.api_keys = set(api_keys)
         self.latency_s = latency_s
@@ -158,13 +164,26 @@ class Emulator:
         self._thread: threading.Thread | None = None
         if dataset:
             for record in dataset.completions:
-                self.store.add(record, dataset.messages.get(record["id"]))
+                self.store.add(self._shaped(record), dataset.messages.get(record["id"]))
 
     # -- lifecycle ---------------------------------------------------------------------------
     @property
-    def base_url(self) -> str:
+    def root_url(self) -> str:
         host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}/v1"
+        return f"http://{host}:{port}"
+
+    @property
+    def base_url(self) -> str:
+        return f"{self.root_url}/openai/v1" if self.azure else f"{self.root_url}/v1"
+
+    @property
+    def legacy_azure_url(self) -> str:
+        """Azure's older endpoint, which needs an `api-version` query parameter."""
+        return f"{self.root_url}/openai"
+
+    @property
+    def list_path(self) -> str:
+        return "/openai/v1/chat/completions" if self.azure else "/v1/chat/completions"
 
     def start(self) -> Emulator:
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
@@ -184,7 +203,16 @@ class Emulator:
     # -- what tests change and read ----------------------------------------------------------
     def add(self, record: dict[str, Any], messages: list[dict[str, Any]] | None = None) -> None:
         with self._lock:
-            self.store.add(record, messages)
+            self.store.add(self._shaped(record), messages)
+
+    def _shaped(self, record: dict[str, Any]) -> dict[str, Any]:
+        """Azure returns nulls where OpenAI has values."""
+        if not self.azure:
+            return record
+        choices = [{**choice, "finish_reason": None} for choice in record.get("choices") or []]
+        usage = record.get("usage") or {}
+        usage = {**usage, "prompt_tokens_details": None, "completion_tokens_details": None}
+        return {**record, "object": None, "choices": choices, "usage": usage}
 
     def delete(self, completion_id: str) -> None:
         with self._lock:
@@ -203,9 +231,10 @@ class Emulator:
         with self._lock:
             return self.store.records()
 
-    def list_requests(self, path: str = "/v1/chat/completions") -> list[LoggedRequest]:
+    def list_requests(self, path: str | None = None) -> list[LoggedRequest]:
+        path = path or self.list_path
         with self._lock:
-            return [r for r in self.requests if r.path == path]
+            return [r for r in self.requests if r.path.rstrip("/") == path]
 
     def clear_requests(self) -> None:
         with self._lock:
@@ -230,7 +259,16 @@ class Emulator:
             self.requests.append(LoggedRequest(path, query, headers))
 
     def authenticate(self, headers: dict[str, str]) -> tuple[int, bytes] | None:
-        """None when the key is good, else OpenAI's status and error body."""
+        """None when the key is good, else OpenAI's (or Azure's) status and error body."""
+        if self.azure:
+            if headers.get("api-key", "") in self.api_keys:
+                return None
+            message = (
+                "Access denied due to invalid subscription key or wrong API endpoint. Make sure "
+                "to provide a valid key for an active subscription and use a correct regional "
+                "API endpoint for your resource."
+            )
+            return 401, azure_error_body(401, message)
         authorization = headers.get("authorization", "")
         if not authorization.startswith("Bearer ") or not authorization[7:].strip():
             message = (
@@ -299,7 +337,8 @@ class Emulator:
             has_more = len(page) > limit
             page = page[:limit]
             data = b",".join(store.encoded(r["id"]) for r in page)
-        return 200, envelope(data, page, has_more)
+            total = len(store) if self.azure else None
+        return 200, envelope(data, page, has_more, total)
 
     def messages_page(self, completion_id: str, query: list[tuple[str, str]]) -> tuple[int, bytes]:
         params = dict(query)
@@ -321,7 +360,8 @@ class Emulator:
             start = ids.index(after) + 1
         page = messages[start : start + limit]
         data = b",".join(json.dumps(m, ensure_ascii=False).encode() for m in page)
-        return 200, envelope(data, page, start + limit < len(messages))
+        total = len(messages) if self.azure else None
+        return 200, envelope(data, page, start + limit < len(messages), total)
 
     def get_completion(self, completion_id: str) -> tuple[int, bytes]:
         with self._lock:
@@ -332,11 +372,20 @@ class Emulator:
             return 200, self.store.encoded(completion_id)
 
 
-def envelope(data: bytes, page: list[dict[str, Any]], has_more: bool) -> bytes:
+def envelope(
+    data: bytes, page: list[dict[str, Any]], has_more: bool, total: int | None = None
+) -> bytes:
     first_id = json.dumps(page[0]["id"] if page else None)
     last_id = json.dumps(page[-1]["id"] if page else None)
-    tail = f'],"first_id":{first_id},"last_id":{last_id},"has_more":{json.dumps(has_more)}}}'
-    return b'{"object":"list","data":[' + data + tail.encode()
+    tail = f'],"first_id":{first_id},"last_id":{last_id},"has_more":{json.dumps(has_more)}'
+    if total is not None:  # Azure adds the total count
+        tail += f',"total":{total}'
+    return b'{"object":"list","data":[' + data + tail.encode() + b"}"
+
+
+def azure_error_body(status: int, message: str) -> bytes:
+    """Azure's error shape: a string code and a message, nothing else."""
+    return json.dumps({"error": {"code": str(status), "message": message}}).encode()
 
 
 class _Server(ThreadingHTTPServer):
@@ -384,8 +433,33 @@ def _handler_for(emulator: Emulator) -> type[BaseHTTPRequestHandler]:
             self, path: str, query: list[tuple[str, str]], fault: Fault | None
         ) -> tuple[int, bytes]:
             parts = path.strip("/").split("/")
+            if emulator.azure:
+                return self._azure(parts, query, fault)
             if parts[:3] != ["v1", "chat", "completions"]:
                 return 404, error_body(f"Invalid URL (GET {path})", "invalid_request_error", None)
+            return self._api(parts[1:], query, fault)
+
+        def _azure(
+            self, parts: list[str], query: list[tuple[str, str]], fault: Fault | None
+        ) -> tuple[int, bytes]:
+            """`/openai/v1/chat/...`, or the legacy `/openai/chat/...?api-version=...`."""
+            legacy = parts[:3] == ["openai", "chat", "completions"]
+            if not (parts[:4] == ["openai", "v1", "chat", "completions"] or legacy):
+                return 404, azure_error_body(404, "Resource not found")
+            if legacy and not dict(query).get("api-version"):
+                return 404, azure_error_body(404, "Resource not found")
+            status, body = self._api(parts[1:] if legacy else parts[2:], query, fault)
+            if status >= 400:  # Azure reshapes every error
+                message = json.loads(body).get("error", {}).get("message", "")
+                body = azure_error_body(status, message)
+            return status, body
+
+        def _api(
+            self, parts: list[str], query: list[tuple[str, str]], fault: Fault | None
+        ) -> tuple[int, bytes]:
+            """`parts` start at `chat/completions`."""
+            path = "/".join(parts)
+            parts = ["v1", *parts]
             if len(parts) == 3:
                 if fault and fault.kind == "empty_has_more":
                     return (
