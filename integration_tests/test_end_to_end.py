@@ -212,7 +212,7 @@ class TestFaults:
         assert all(e["failure_type"] == "transient_error" for e in run.errors)
         assert len(emulator.list_requests()) == 3
 
-    def test_empty_page_claiming_more_ends_the_stream(self, emulator, config):
+    def test_empty_page_claiming_more_ends_the_stream_with_a_warning(self, emulator, config):
         emulator.inject(Fault("empty_has_more", skip=2, times=-1))
 
         run = run_connector("read", config, catalog=FULL_REFRESH)
@@ -220,6 +220,25 @@ class TestFaults:
         assert run.exit_code == 0
         assert len(run.records) == 200
         assert len(emulator.list_requests()) == 3
+        warnings = [m["log"]["message"] for m in run.of_type("LOG") if m["log"]["level"] == "WARN"]
+        assert any("sent an empty one" in message for message in warnings)
+
+    def test_a_page_that_does_not_advance_fails_clearly_instead_of_looping(self, emulator, config):
+        emulator.inject(Fault("same_page", skip=1, times=-1))  # ignores `after` from page 2 on
+
+        run = run_connector("read", config, catalog=FULL_REFRESH, timeout=120)
+
+        assert run.exit_code != 0
+        assert len(emulator.list_requests()) == 2
+        assert run.errors[0]["failure_type"] == "transient_error"
+        assert "same page again" in run.errors[0]["message"]
+        # The repeated page is emitted once more before paging sees its id did not advance:
+        # nothing unknown, and the failed sync's rows dedupe on `id`.
+        first_page = {
+            r["id"] for r in sorted(emulator.completions(), key=lambda r: -r["created"])[:100]
+        }
+        assert ids(run.records) <= first_page | ids(run.records[:100])
+        assert len(ids(run.records)) == 100
 
 
 class TestBadInput:

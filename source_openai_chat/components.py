@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import logging
+from collections.abc import Mapping
+from dataclasses import InitVar, dataclass
+from typing import Any
 
 import requests
+from airbyte_cdk.models import FailureType
+from airbyte_cdk.sources.declarative.interpolation import InterpolatedString
+from airbyte_cdk.sources.declarative.requesters.paginators.strategies.pagination_strategy import (
+    PaginationStrategy,
+)
 from airbyte_cdk.sources.streams.http.error_handlers import BackoffStrategy
+from airbyte_cdk.sources.types import Config, Record, StreamSlice
+from airbyte_cdk.utils.traced_exception import AirbyteTracedException
+
+LOGGER = logging.getLogger("airbyte")
 
 
 @dataclass
@@ -35,3 +47,62 @@ class RetryAfterBackoffStrategy(BackoffStrategy):
             if wait >= 0:
                 return min(wait, self.max_wait_seconds)
         return None
+
+
+@dataclass
+class AdvancingCursorPagination(PaginationStrategy):
+    """OpenAI's list paging (`after` = the page's last id) that can never loop.
+
+    The CDK's `CursorPagination` requests whatever token the page yields: a server that answers
+    the same page again, so that its last id does not advance, would be asked for it forever.
+    This strategy stops on `has_more: false` or an empty page (logging a warning when an empty
+    page claims more), falls back to the last item's id when `last_id` is missing (some
+    OpenAI-compatible servers leave it out), and fails the sync with a clear message when the
+    id does not advance.
+    """
+
+    config: Config
+    parameters: InitVar[Mapping[str, Any]]
+    page_size: int | str = 100
+
+    def __post_init__(self, parameters: Mapping[str, Any]) -> None:
+        size = InterpolatedString.create(str(self.page_size), parameters=parameters)
+        self._page_size = int(size.eval(self.config))
+
+    @property
+    def initial_token(self) -> Any | None:
+        return None
+
+    def next_page_token(
+        self,
+        response: requests.Response,
+        last_page_size: int,
+        last_record: Record | None,
+        last_page_token_value: Any | None,
+        page_size_override: int | None = None,
+        stream_slice: StreamSlice | None = None,
+    ) -> Any | None:
+        body = response.json()
+        data = body.get("data") or []
+        if not body.get("has_more"):
+            return None
+        if not data:
+            LOGGER.warning(
+                "The API said there were more pages after id %r but sent an empty one; "
+                "ending this stream's read here.",
+                last_page_token_value,
+            )
+            return None
+        token = body.get("last_id") or data[-1].get("id")
+        if not token or token == last_page_token_value:
+            message = (
+                f"The API returned the same page again (after={last_page_token_value!r}): "
+                "paging cannot advance, so the sync stops instead of looping."
+            )
+            raise AirbyteTracedException(
+                message=message, internal_message=message, failure_type=FailureType.transient_error
+            )
+        return token
+
+    def get_page_size(self) -> int | None:
+        return self._page_size

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import requests
 from airbyte_cdk.models import FailureType
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
-from source_openai_chat.components import RetryAfterBackoffStrategy
+from source_openai_chat.components import AdvancingCursorPagination, RetryAfterBackoffStrategy
 from source_openai_chat.errors import (
     CONCURRENT_SUMMARY,
     explain_check_failure,
@@ -81,3 +83,42 @@ def test_other_errors_keep_their_failure_type():
     )
 
     assert with_stream_failure_type(other, [FailureType.transient_error]) is other
+
+
+def _page(body: dict) -> requests.Response:
+    response = requests.Response()
+    response.status_code = 200
+    response._content = json.dumps(body).encode()
+    return response
+
+
+def _pagination() -> AdvancingCursorPagination:
+    return AdvancingCursorPagination(
+        config={"page_size": 7}, parameters={}, page_size="{{ config['page_size'] }}"
+    )
+
+
+@pytest.mark.parametrize(
+    ("body", "previous", "expected"),
+    [
+        ({"data": [{"id": "a"}, {"id": "b"}], "last_id": "b", "has_more": True}, None, "b"),
+        ({"data": [{"id": "a"}, {"id": "b"}], "has_more": True}, "z", "b"),  # no last_id
+        ({"data": [{"id": "a"}], "last_id": "a", "has_more": False}, "z", None),
+        ({"data": [], "last_id": None, "has_more": True}, "z", None),
+    ],
+)
+def test_pagination_follows_the_last_id_until_the_end(body, previous, expected):
+    assert _pagination().next_page_token(_page(body), len(body["data"]), None, previous) == expected
+
+
+def test_pagination_refuses_a_page_that_does_not_advance():
+    stuck = {"data": [{"id": "a"}, {"id": "b"}], "last_id": "b", "has_more": True}
+
+    with pytest.raises(AirbyteTracedException, match="same page again") as refused:
+        _pagination().next_page_token(_page(stuck), 2, None, "b")
+
+    assert refused.value.failure_type == FailureType.transient_error
+
+
+def test_pagination_page_size_comes_from_the_config():
+    assert _pagination().get_page_size() == 7

@@ -42,7 +42,7 @@ class Fault:
     (`times=-1`: on every later match).
     """
 
-    kind: str  # status | html | truncated | not_json | reset | empty_has_more
+    kind: str  # status | html | truncated | not_json | reset | empty_has_more | same_page
     path: str = "/v1/chat/completions"
     status: int = 500
     headers: dict[str, str] = field(default_factory=dict)
@@ -461,6 +461,8 @@ def _handler_for(emulator: Emulator) -> type[BaseHTTPRequestHandler]:
             path = "/".join(parts)
             parts = ["v1", *parts]
             if len(parts) == 3:
+                if fault and fault.kind == "same_page":  # ignores `after`: last_id never advances
+                    query = [(k, v) for k, v in query if k != "after"]
                 if fault and fault.kind == "empty_has_more":
                     return (
                         200,
