@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, MutableMapping
 from dataclasses import InitVar, dataclass
 from typing import Any
 
+import orjson
 import requests
 from airbyte_cdk.models import FailureType
+from airbyte_cdk.sources.declarative.extractors.record_extractor import RecordExtractor
 from airbyte_cdk.sources.declarative.interpolation import InterpolatedString
 from airbyte_cdk.sources.declarative.requesters.paginators.strategies.pagination_strategy import (
     PaginationStrategy,
@@ -18,6 +20,17 @@ from airbyte_cdk.sources.types import Config, Record, StreamSlice
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 LOGGER = logging.getLogger("airbyte")
+_PARSED_PAGE = "_source_openai_chat_page"
+
+
+def page_body(response: requests.Response) -> Any:
+    """The decoded JSON page, parsed once (with orjson) and shared by the extractor and the
+    paginator, which would otherwise each parse the same 150 KB page again."""
+    body = getattr(response, _PARSED_PAGE, None)
+    if body is None:
+        body = orjson.loads(response.content)
+        setattr(response, _PARSED_PAGE, body)
+    return body
 
 
 @dataclass
@@ -82,7 +95,7 @@ class AdvancingCursorPagination(PaginationStrategy):
         page_size_override: int | None = None,
         stream_slice: StreamSlice | None = None,
     ) -> Any | None:
-        body = response.json()
+        body = page_body(response)
         data = body.get("data") or []
         if not body.get("has_more"):
             return None
@@ -106,3 +119,19 @@ class AdvancingCursorPagination(PaginationStrategy):
 
     def get_page_size(self) -> int | None:
         return self._page_size
+
+
+@dataclass
+class ListDataExtractor(RecordExtractor):
+    """The items of an OpenAI list page: `response.json()["data"]`.
+
+    Same result as the CDK's `DpathExtractor` with `field_path: [data]`, which walks the whole
+    decoded page through `dpath` for every response; on 100-record pages that walk cost more
+    than parsing the JSON itself. A body without a `data` list yields nothing (the error
+    handler has already retried a page that is not a complete JSON list).
+    """
+
+    def extract_records(self, response: requests.Response) -> Iterable[MutableMapping[Any, Any]]:
+        body = page_body(response)
+        data = body.get("data") if isinstance(body, dict) else None
+        return data if isinstance(data, list) else []
