@@ -9,7 +9,12 @@ import requests
 from airbyte_cdk.models import FailureType
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
-from source_openai_chat.components import AdvancingCursorPagination, RetryAfterBackoffStrategy
+from source_openai_chat.components import (
+    AdvancingCursorPagination,
+    ListDataExtractor,
+    RetryAfterBackoffStrategy,
+    page_body,
+)
 from source_openai_chat.errors import (
     CONCURRENT_SUMMARY,
     explain_check_failure,
@@ -122,3 +127,18 @@ def test_pagination_refuses_a_page_that_does_not_advance():
 
 def test_pagination_page_size_comes_from_the_config():
     assert _pagination().get_page_size() == 7
+
+
+def test_list_extractor_returns_the_data_items_and_parses_the_page_once():
+    response = _page({"object": "list", "data": [{"id": "a"}, {"id": "b"}], "has_more": False})
+
+    records = list(ListDataExtractor().extract_records(response))
+    _pagination().next_page_token(response, 2, None, None)
+
+    assert records == [{"id": "a"}, {"id": "b"}]
+    assert page_body(response) is page_body(response)  # cached on the response
+
+
+@pytest.mark.parametrize("body", [{"object": "list"}, {"data": None}, {"data": {"id": "x"}}, []])
+def test_list_extractor_yields_nothing_without_a_data_list(body):
+    assert list(ListDataExtractor().extract_records(_page(body))) == []
