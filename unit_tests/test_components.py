@@ -10,6 +10,7 @@ from airbyte_cdk.models import FailureType
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_openai_chat.components import (
+    AddCompletionFields,
     AdvancingCursorPagination,
     ListDataExtractor,
     RetryAfterBackoffStrategy,
@@ -142,3 +143,21 @@ def test_list_extractor_returns_the_data_items_and_parses_the_page_once():
 @pytest.mark.parametrize("body", [{"object": "list"}, {"data": None}, {"data": {"id": "x"}}, []])
 def test_list_extractor_yields_nothing_without_a_data_list(body):
     assert list(ListDataExtractor().extract_records(_page(body))) == []
+
+
+def test_add_completion_fields_copies_the_parent_id_and_created():
+    from airbyte_cdk.sources.types import StreamSlice
+
+    record = {"id": "c1-0", "role": "user"}
+    partition = StreamSlice(
+        partition={"completion_id": "c1"}, cursor_slice={}, extra_fields={"created": 1767225600}
+    )
+
+    AddCompletionFields().transform(record, stream_slice=partition)
+
+    assert record == {
+        "id": "c1-0",
+        "role": "user",
+        "completion_id": "c1",
+        "completion_created": 1767225600,
+    }
