@@ -28,7 +28,7 @@ from pathlib import Path
 import requests
 
 from bench.messages_concurrency import read_phase
-from bench.read_throughput import raw_loop
+from bench.raw_reference import raw_loop
 from integration_tests.emulator import TEST_API_KEY, Emulator, generate
 from integration_tests.harness import CONNECTOR_ROOT, cli_path, configured_catalog
 
