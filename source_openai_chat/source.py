@@ -56,7 +56,7 @@ class SourceOpenaiChat(YamlDeclarativeSource):
         return status
 
     def discover(self, logger: logging.Logger, config: Mapping[str, Any]) -> AirbyteCatalog:
-        self._validated(config)
+        validate_config(self._config or config)
         return super().discover(logger, config)
 
     def read(
@@ -66,7 +66,7 @@ class SourceOpenaiChat(YamlDeclarativeSource):
         catalog: ConfiguredAirbyteCatalog,
         state: list[AirbyteStateMessage] | None = None,
     ) -> Iterator[AirbyteMessage]:
-        self._validated(config)
+        validate_config(self._config or config)
         failure_types: list[FailureType] = []
         try:
             for message in super().read(logger, config, catalog, state):
@@ -75,9 +75,6 @@ class SourceOpenaiChat(YamlDeclarativeSource):
                 yield message
         except AirbyteTracedException as error:
             raise with_stream_failure_type(error, failure_types) from error.__cause__
-
-    def _validated(self, config: Mapping[str, Any]) -> None:
-        validate_config(self._config or config)
 
 
 def validate_config(config: Mapping[str, Any]) -> None:
