@@ -10,30 +10,22 @@ request's arrival to the last one's answer, so process startup is excluded exact
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
-import subprocess
 import sys
-import tempfile
-from pathlib import Path
 
 from integration_tests.emulator import TEST_API_KEY, Emulator, generate
-from integration_tests.harness import cli_path, configured_catalog
+from integration_tests.harness import configured_catalog, run_connector
 
 
-def read_phase(emulator: Emulator, workers: int, tmp: Path) -> tuple[float, int]:
+def read_phase(emulator: Emulator, workers: int) -> tuple[float, int]:
     """Seconds from the first request to the last answer, and the number of requests."""
     config = {"api_key": TEST_API_KEY, "base_url": emulator.base_url, "num_workers": workers}
-    (tmp / "config.json").write_text(json.dumps(config))
-    catalog = configured_catalog({"chat_completion_messages": "full_refresh"})
-    (tmp / "catalog.json").write_text(json.dumps(catalog))
     emulator.clear_requests()
-    args = [cli_path(), "read", "--config", str(tmp / "config.json")]
-    args += ["--catalog", str(tmp / "catalog.json")]
-    done = subprocess.run(args, capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        errors = [line for line in done.stdout.splitlines() if "TRACE" in line]
-        raise SystemExit(f"the connector failed ({done.returncode}):\n" + "\n".join(errors[-3:]))
+    run = run_connector(
+        "read", config, catalog=configured_catalog({"chat_completion_messages": "full_refresh"})
+    )
+    if run.exit_code != 0:
+        raise SystemExit(f"the connector failed ({run.exit_code}): {run.errors[-1:]}")
     arrivals = [request.arrived for request in emulator.requests]
     return max(arrivals) - min(arrivals) + emulator.latency_s, len(arrivals)
 
@@ -48,9 +40,9 @@ def main() -> int:
     latency = args.latency_ms / 1000
     rows = []
     emulator = Emulator(generate(args.completions), latency_s=latency)
-    with emulator, tempfile.TemporaryDirectory() as tmp_dir:
+    with emulator:
         for workers in args.workers:
-            runs = [read_phase(emulator, workers, Path(tmp_dir)) for _ in range(args.runs)]
+            runs = [read_phase(emulator, workers) for _ in range(args.runs)]
             requests = runs[0][1]
             wall = statistics.median(seconds for seconds, _ in runs)
             rows.append((workers, wall, requests * latency / wall))

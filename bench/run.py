@@ -19,8 +19,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -30,6 +28,7 @@ import requests
 from bench.messages_concurrency import read_phase
 from bench.raw_reference import raw_loop
 from integration_tests.emulator import TEST_API_KEY, Emulator, generate
+from integration_tests.emulator.process import emulator_process
 from integration_tests.harness import CONNECTOR_ROOT, cli_path, configured_catalog
 
 RESULTS = CONNECTOR_ROOT / "bench" / "results"
@@ -39,22 +38,6 @@ RESULTS = CONNECTOR_ROOT / "bench" / "results"
 class ConnectorRun:
     seconds: float
     peak_rss_mib: float
-
-
-@contextmanager
-def emulator_process(records: int, latency_ms: float = 0) -> Iterator[str]:
-    """`python -m integration_tests.emulator` in its own process; yields its base URL."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "integration_tests.emulator", "--records", str(records),
-         "--latency-ms", str(latency_ms)],
-        cwd=CONNECTOR_ROOT, stdout=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    try:
-        line = process.stdout.readline() if process.stdout else ""
-        yield line.split(" ", 1)[1].strip()
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
 
 
 def request_count(base_url: str) -> int:
@@ -142,7 +125,7 @@ def measure(runs: int, big: int | None) -> dict:
                 figures["rss_big_mib"] = connector_read(url, tmp)[0].peak_rss_mib
         emulator = Emulator(generate(300), latency_s=0.05)
         with emulator:
-            runs8 = [read_phase(emulator, 8, tmp) for _ in range(runs)]
+            runs8 = [read_phase(emulator, 8) for _ in range(runs)]
             requests_made = runs8[0][1]
             figures["messages_speedup_8"] = requests_made * 0.05 / median(s for s, _ in runs8)
     return figures

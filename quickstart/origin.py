@@ -4,17 +4,14 @@ from __future__ import annotations
 
 import os
 import socket
-import subprocess
-import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from integration_tests.emulator import TEST_API_KEY
+from integration_tests.emulator.process import EmulatorDidNotStart, emulator_process
 
-ROOT = Path(__file__).resolve().parent.parent
 EMULATOR_BASE_RECORDS = 2000
 # Each later run against the emulator simulates this much new traffic since the previous one.
 EMULATOR_NEW_PER_RUN = 150
@@ -58,32 +55,13 @@ def emulator_records(existing_rows: int) -> int:
 
 @contextmanager
 def running_emulator(port: int, records: int) -> Iterator[str]:
-    """Start `python -m integration_tests.emulator` on 127.0.0.1:port; yield its base URL."""
+    """Start the bundled emulator on 127.0.0.1:port; yield its base URL."""
     _refuse_taken_port(port)
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "integration_tests.emulator",
-            "--port",
-            str(port),
-            "--records",
-            str(records),
-        ],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
     try:
-        ready = process.stdout.readline() if process.stdout else ""
-        if not ready.startswith("ready "):
-            error = process.stderr.read().strip() if process.stderr else ""
-            raise QuickstartError(f"The local emulator did not start: {error or 'no output'}")
-        yield ready.split(" ", 1)[1].strip()
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+        with emulator_process(records, port=port) as base_url:
+            yield base_url
+    except EmulatorDidNotStart as error:
+        raise QuickstartError(f"The local emulator did not start: {error}") from None
 
 
 def _refuse_taken_port(port: int) -> None:
