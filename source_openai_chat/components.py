@@ -12,6 +12,7 @@ import requests
 from airbyte_cdk.models import FailureType
 from airbyte_cdk.sources.declarative.extractors.record_extractor import RecordExtractor
 from airbyte_cdk.sources.declarative.interpolation import InterpolatedString
+from airbyte_cdk.sources.declarative.requesters.error_handlers import DefaultErrorHandler
 from airbyte_cdk.sources.declarative.requesters.paginators.strategies.pagination_strategy import (
     PaginationStrategy,
 )
@@ -158,3 +159,19 @@ class AddCompletionFields(RecordTransformation):
             return
         record["completion_id"] = stream_slice.partition.get("completion_id")
         record["completion_created"] = stream_slice.extra_fields.get("created")
+
+
+@dataclass
+class TimeCappedErrorHandler(DefaultErrorHandler):
+    """The CDK's `DefaultErrorHandler`, with its total retry time taken from the config.
+
+    The handler has a `max_time` (the retry budget of one request, 600 s) but the manifest's
+    `DefaultErrorHandler` does not expose it, so `max_retry_seconds` could not be configured.
+    """
+
+    max_retry_seconds: int | str = 600
+
+    def __post_init__(self, parameters: Mapping[str, Any]) -> None:
+        super().__post_init__(parameters)
+        seconds = InterpolatedString.create(str(self.max_retry_seconds), parameters=parameters)
+        self.max_time = int(seconds.eval(self.config))

@@ -74,6 +74,7 @@ class OpenAIChatConfig(BaseModel):
     lookback_window_minutes: int = Field(default=DEFAULT_LOOKBACK_MINUTES, ge=0, strict=True)
     page_size: int = Field(default=100, ge=1, le=100, strict=True)
     max_retries: int = Field(default=5, ge=0, le=20, strict=True)
+    max_retry_seconds: int = Field(default=600, ge=1, le=86400, strict=True)
     num_workers: int = Field(default=8, ge=1, le=32, strict=True)
     models: list[str] | None = None
     metadata_filter: list[MetadataPair] | None = None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from airbyte_cdk.models import (
@@ -14,13 +15,23 @@ from airbyte_cdk.models import (
     ConfiguredAirbyteCatalog,
     FailureType,
     Status,
+    SyncMode,
     Type,
 )
+from airbyte_cdk.sources.declarative.models import HttpRequester as HttpRequesterModel
 from airbyte_cdk.sources.declarative.yaml_declarative_source import YamlDeclarativeSource
+from airbyte_cdk.sources.streams.concurrent.abstract_stream import AbstractStream
+from airbyte_cdk.sources.streams.concurrent.default_stream import DefaultStream
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
-from source_openai_chat.config import InvalidConfig, parse_config
+from source_openai_chat.completions_stream import (
+    STREAM_NAME,
+    ReadSettings,
+    build_completions_stream,
+)
+from source_openai_chat.config import DATE_FORMAT, InvalidConfig, OpenAIChatConfig, parse_config
 from source_openai_chat.errors import explain_check_failure, with_stream_failure_type
+from source_openai_chat.feed_state import FeedState, UnreadableState
 
 
 class SourceOpenaiChat(YamlDeclarativeSource):
@@ -44,6 +55,56 @@ class SourceOpenaiChat(YamlDeclarativeSource):
             state=state,
             config_path=config_path,
         )
+        self._configured_catalog = catalog
+
+    def streams(self, config: Mapping[str, Any]) -> list[AbstractStream]:  # type: ignore[override]
+        """The manifest's streams, with `chat_completions` reading through the checkpointing
+        reader (completions_stream.py) instead of the CDK's paginator and cursor."""
+        streams = super().streams(config)
+        return [
+            self._checkpointed(stream)
+            if stream.name == STREAM_NAME and isinstance(stream, DefaultStream)
+            else stream
+            for stream in streams
+        ]
+
+    def _checkpointed(self, declarative: DefaultStream) -> DefaultStream:
+        parsed = parse_config(dict(self._config))
+        requester = self._constructor.create_component(
+            HttpRequesterModel,
+            self.resolved_manifest["definitions"]["list_reader_requester"],
+            self._config,
+            name=STREAM_NAME,
+        )
+        return build_completions_stream(
+            declarative,
+            requester,
+            self._feed_state(),
+            parsed.models,
+            read_settings(parsed),
+            self._message_repository,
+            self._connector_state_manager,
+        )
+
+    def _feed_state(self) -> FeedState:
+        try:
+            state = FeedState.from_json(
+                self._connector_state_manager.get_stream_state(STREAM_NAME, None)
+            )
+        except UnreadableState as error:
+            message = str(error)
+            raise AirbyteTracedException(
+                message=message, internal_message=message, failure_type=FailureType.config_error
+            ) from None
+        if self._sync_mode(STREAM_NAME) == SyncMode.full_refresh:
+            return state.without_floors()
+        return state
+
+    def _sync_mode(self, stream_name: str) -> SyncMode | None:
+        for configured in self._configured_catalog.streams if self._configured_catalog else []:
+            if configured.stream.name == stream_name:
+                return configured.sync_mode
+        return None
 
     def check(self, logger: logging.Logger, config: Mapping[str, Any]) -> AirbyteConnectionStatus:
         try:
@@ -75,6 +136,19 @@ class SourceOpenaiChat(YamlDeclarativeSource):
                 yield message
         except AirbyteTracedException as error:
             raise with_stream_failure_type(error, failure_types) from error.__cause__
+
+
+def read_settings(config: OpenAIChatConfig) -> ReadSettings:
+    start = (
+        int(datetime.strptime(config.start_date, DATE_FORMAT).replace(tzinfo=UTC).timestamp())
+        if config.start_date
+        else None
+    )
+    return ReadSettings(
+        page_size=config.page_size,
+        lookback_seconds=config.lookback_window_minutes * 60,
+        start=start,
+    )
 
 
 def validate_config(config: Mapping[str, Any]) -> None:

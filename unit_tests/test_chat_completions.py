@@ -167,7 +167,7 @@ class TestRequests:
 
         assert sorted(_ids(output)) == ["a1", "b1"]
         final = output.state_messages[-1].state.stream.stream_state.__dict__
-        cursors = {s["partition"]["model"]: s["cursor"]["created"] for s in final["states"]}
+        cursors = {model: position["created"] for model, position in final["models"].items()}
         assert cursors == {"gpt-4o": str(NEWEST), "o3-mini": str(NEWEST - DAY)}
 
 

@@ -36,6 +36,7 @@ def test_given_no_api_key_when_parsed_then_refused_naming_api_key():
         ({"page_size": "50"}, "page_size"),
         ({"lookback_window_minutes": -1}, "lookback_window_minutes"),
         ({"max_retries": 21}, "max_retries"),
+        ({"max_retry_seconds": 0}, "max_retry_seconds"),
         ({"start_date": "2026-01-01"}, "start_date"),
         ({"start_date": "2026-13-01T00:00:00Z"}, "start_date"),
         ({"base_url": "ftp://api.openai.com/v1"}, "base_url"),

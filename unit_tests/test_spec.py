@@ -19,6 +19,7 @@ PUBLIC_KEYS = {
     "models",
     "metadata_filter",
     "max_retries",
+    "max_retry_seconds",
     "num_workers",
 }
 

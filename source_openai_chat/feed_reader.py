@@ -1,0 +1,184 @@
+"""Reads one OpenAI list newest first, page by page, with a checkpoint after every page.
+
+Why not the CDK's SimpleRetriever: its paginator cannot say where a newest-first read stands
+(the CDK writes state only when a partition ends), cannot recover when the `after` id it pages
+from is deleted (retention deletes the oldest completions, exactly where a long first sync
+reads), and requests the next page only after the current one has been handed on. This reader
+does those three things and nothing else; HTTP (auth, retries, backoff) stays the CDK's
+requester, behind `fetch`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from airbyte_cdk.models import FailureType
+from airbyte_cdk.utils.traced_exception import AirbyteTracedException
+
+from source_openai_chat.feed_state import Checkpoint
+
+LOGGER = logging.getLogger("airbyte")
+
+MAX_RECOVERIES = 10  # vanished `after` ids per read before the sync fails (then it resumes)
+REMEMBERED_BOUNDARIES = 8  # earlier page ends to step back to when an `after` id vanishes
+
+
+@dataclass(frozen=True)
+class Page:
+    records: list[Any]
+    has_more: bool
+    last_id: str | None
+
+
+class CursorVanished(Exception):
+    """The `after` id of a request no longer exists (deleted, or expired by retention)."""
+
+
+@dataclass(frozen=True)
+class Boundary:
+    """The end of a delivered page: `after` continues after it; `created` finds it again."""
+
+    after: str | None  # None: the top of the list
+    created: int | None
+
+
+@dataclass
+class NewestFirstFeed:
+    """One newest-first read, down to `lower_bound` (exclusive) or the end of the list.
+
+    `pages()` yields each page's records to deliver with the checkpoint that is true once they
+    are delivered. Records older than `lower_bound` end the read and are not delivered. A
+    record without an integer `created` is delivered (data first), reported to
+    `on_odd_record`, and never moves the cursor. When an `after` id vanishes, the read steps
+    back to an earlier page end (or the top) and skips what it had delivered (`created` above
+    the vanished id's): at-least-once, never a loop (at most `max_recoveries` times).
+    """
+
+    fetch: Callable[[str | None], Page]
+    lower_bound: int | None = None
+    resume: Checkpoint | None = None
+    on_odd_record: Callable[[Any], None] = lambda record: None
+    prefetch: bool = True
+    max_recoveries: int = MAX_RECOVERIES
+    newest_created: int | None = field(default=None, init=False)
+
+    def pages(self) -> Iterator[tuple[list[Any], Checkpoint | None]]:
+        boundaries = [Boundary(None, None)]
+        if self.resume:
+            boundaries.append(Boundary(self.resume.after, self.resume.after_created))
+            self.newest_created = self.resume.newest_created
+        delivered_down_to: int | None = None  # while recovering: skip records above this
+        recoveries = 0
+        executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="prefetch")
+        pending: Future[Page] | None = None
+        try:
+            while True:
+                after = boundaries[-1].after
+                try:
+                    page = pending.result() if pending else self.fetch(after)
+                except CursorVanished:
+                    recoveries += 1
+                    if recoveries > self.max_recoveries:
+                        raise _fail(
+                            f"The list lost its place {recoveries} times (the completion ids it "
+                            "pages after were deleted while it read); the sync stopped so it "
+                            "can resume from its last state.",
+                            FailureType.transient_error,
+                        ) from None
+                    vanished = boundaries.pop()
+                    if vanished.created is not None:
+                        delivered_down_to = min(
+                            vanished.created, delivered_down_to or vanished.created
+                        )
+                    LOGGER.warning(
+                        "Completion %s, where the list was paging from, no longer exists "
+                        "(deleted or expired); reading again from %s and skipping completions "
+                        "already delivered.",
+                        vanished.after,
+                        boundaries[-1].after or "the newest",
+                    )
+                    continue
+                finally:
+                    pending = None
+                records, reached_bound = self._select(page.records, delivered_down_to)
+                next_after = None if reached_bound else _next_after(page, after)
+                if next_after and self.prefetch:
+                    pending = executor.submit(self.fetch, next_after)
+                checkpoint = None
+                if next_after:
+                    boundary = Boundary(next_after, _last_created(page.records))
+                    boundaries.append(boundary)
+                    del boundaries[1 : -REMEMBERED_BOUNDARIES or None]
+                    if boundary.created is not None and (
+                        delivered_down_to is None or boundary.created <= delivered_down_to
+                    ):
+                        checkpoint = Checkpoint(next_after, boundary.created, self.newest_created)
+                yield records, checkpoint
+                if not next_after:
+                    return
+        finally:
+            executor.shutdown(wait=False, cancel_futures=True)
+
+    def _select(self, items: list[Any], delivered_down_to: int | None) -> tuple[list[Any], bool]:
+        """The records to deliver, and whether the page reached the lower bound."""
+        selected = []
+        for record in items:
+            if not isinstance(record, dict):
+                raise _fail(
+                    "The API returned a list item that is not a JSON object; it cannot be "
+                    "delivered as a record, so the sync stopped instead of dropping it.",
+                    FailureType.system_error,
+                )
+            created = record.get("created")
+            if type(created) is not int:
+                self.on_odd_record(record)
+                selected.append(record)
+                continue
+            if self.lower_bound is not None and created < self.lower_bound:
+                return selected, True
+            if delivered_down_to is not None and created > delivered_down_to:
+                continue
+            if self.newest_created is None or created > self.newest_created:
+                self.newest_created = created
+            selected.append(record)
+        return selected, False
+
+
+def _next_after(page: Page, after: str | None) -> str | None:
+    """The id to continue after, or None at the end; never the same page twice."""
+    if not page.has_more:
+        return None
+    if not page.records:
+        LOGGER.warning(
+            "The API said there were more completions after %r but sent an empty page; "
+            "ending this read here.",
+            after,
+        )
+        return None
+    last = page.records[-1]
+    token = page.last_id or (last.get("id") if isinstance(last, dict) else None)
+    if not token or token == after:
+        raise _fail(
+            f"The API returned the same page again (after={after!r}): paging cannot advance, "
+            "so the sync stopped instead of looping.",
+            FailureType.transient_error,
+        )
+    return str(token)
+
+
+def _last_created(records: list[Any]) -> int | None:
+    for record in reversed(records):
+        created = record.get("created") if isinstance(record, dict) else None
+        if type(created) is int:
+            return created
+    return None
+
+
+def _fail(message: str, failure_type: FailureType) -> AirbyteTracedException:
+    return AirbyteTracedException(
+        message=message, internal_message=message, failure_type=failure_type
+    )
