@@ -119,10 +119,51 @@ def run_connector(
         done = subprocess.run(
             args, capture_output=True, text=True, timeout=timeout, env=env, check=False
         )
+    return ConnectorRun(done.returncode, done.stdout, done.stderr, _parse(done.stdout))
+
+
+def run_until_killed(
+    config: dict[str, Any],
+    *,
+    catalog: dict[str, Any],
+    state: list[dict[str, Any]] | None = None,
+    kill_after_states: int,
+    timeout: float = 300,
+) -> ConnectorRun:
+    """`read`, killed with SIGKILL as soon as it has printed `kill_after_states` STATE messages:
+    a sync that dies mid-way. Everything it printed before dying is kept, as the platform
+    would have received it."""
+    with tempfile.TemporaryDirectory() as tmp:
+        args = [cli_path(), "read"]
+        for name, content in (("config", config), ("catalog", catalog), ("state", state)):
+            if content is not None:
+                path = Path(tmp, f"{name}.json")
+                path.write_text(json.dumps(content))
+                args += [f"--{name}", str(path)]
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        with subprocess.Popen(
+            args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env
+        ) as process:
+            assert process.stdout is not None
+            lines, states = [], 0
+            for line in process.stdout:
+                lines.append(line)
+                if _parse(line) and _parse(line)[0].get("type") == "STATE":
+                    states += 1
+                    if states == kill_after_states:
+                        process.kill()
+                        break
+            lines.extend(process.stdout.read().splitlines(keepends=True))
+            exit_code = process.wait(timeout=timeout)
+    stdout = "".join(lines)
+    return ConnectorRun(exit_code, stdout, "", _parse(stdout))
+
+
+def _parse(stdout: str) -> list[dict[str, Any]]:
     messages = []
-    for line in done.stdout.splitlines():
+    for line in stdout.splitlines():
         line = line.strip()
         if line.startswith("{"):
             with contextlib.suppress(json.JSONDecodeError):
                 messages.append(json.loads(line))
-    return ConnectorRun(done.returncode, done.stdout, done.stderr, messages)
+    return messages

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from airbyte_cdk.models import FailureType
+from airbyte_cdk.models import AirbyteErrorTraceMessage, FailureType
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 # The concurrent CDK ends a failed sync with one more trace that sums up the streams' errors and
@@ -14,6 +14,10 @@ CONNECTION_FAILURE = re.compile(
     r"(ConnectionError|ConnectTimeout|ReadTimeout|NameResolutionError|Failed to resolve|"
     r"Connection refused|Max retries exceeded)"
 )
+
+# The CDK's words when a request failed on every retry. Only transient conditions are retried
+# here, but a failure raised by a backoff strategy reaches this point as a system_error.
+RETRIES_EXHAUSTED = "Exhausted available request attempts"
 
 
 def explain_check_failure(message: str, base_url: str) -> str:
@@ -41,4 +45,20 @@ def with_stream_failure_type(
         internal_message=error.internal_message,
         failure_type=stream_failure_types[0],
         exception=error._exception,
+    )
+
+
+def retries_exhausted_as_transient(error: AirbyteErrorTraceMessage) -> None:
+    """A request that failed on every retry is a transient error, with a message to act on."""
+    if error.failure_type != FailureType.system_error:
+        return
+    if not (error.internal_message or "").startswith(RETRIES_EXHAUSTED):
+        return
+    cause = (error.internal_message or "").partition("Exception: ")[2].rstrip(
+        ". "
+    ) or "see the logs"
+    error.failure_type = FailureType.transient_error
+    error.message = (
+        f"The API kept failing after every retry ({cause}). The sync stopped; run it again "
+        "to continue from the last state it saved."
     )

@@ -154,7 +154,7 @@ def _next_after(page: Page, after: str | None) -> str | None:
         return None
     if not page.records:
         LOGGER.warning(
-            "The API said there were more completions after %r but sent an empty page; "
+            "The API said there were more completions after %r but sent an empty one; "
             "ending this read here.",
             after,
         )

@@ -30,7 +30,11 @@ from source_openai_chat.completions_stream import (
     build_completions_stream,
 )
 from source_openai_chat.config import DATE_FORMAT, InvalidConfig, OpenAIChatConfig, parse_config
-from source_openai_chat.errors import explain_check_failure, with_stream_failure_type
+from source_openai_chat.errors import (
+    explain_check_failure,
+    retries_exhausted_as_transient,
+    with_stream_failure_type,
+)
 from source_openai_chat.feed_state import FeedState, UnreadableState
 
 
@@ -81,7 +85,8 @@ class SourceOpenaiChat(YamlDeclarativeSource):
             requester,
             self._feed_state(),
             parsed.models,
-            read_settings(parsed),
+            # Prefetching the next page only pays in `read`; `check` wants one request.
+            read_settings(parsed, prefetch=self._configured_catalog is not None),
             self._message_repository,
             self._connector_state_manager,
         )
@@ -132,13 +137,14 @@ class SourceOpenaiChat(YamlDeclarativeSource):
         try:
             for message in super().read(logger, config, catalog, state):
                 if message.type == Type.TRACE and message.trace.error:
+                    retries_exhausted_as_transient(message.trace.error)
                     failure_types.append(message.trace.error.failure_type)
                 yield message
         except AirbyteTracedException as error:
             raise with_stream_failure_type(error, failure_types) from error.__cause__
 
 
-def read_settings(config: OpenAIChatConfig) -> ReadSettings:
+def read_settings(config: OpenAIChatConfig, prefetch: bool = True) -> ReadSettings:
     start = (
         int(datetime.strptime(config.start_date, DATE_FORMAT).replace(tzinfo=UTC).timestamp())
         if config.start_date
@@ -148,6 +154,7 @@ def read_settings(config: OpenAIChatConfig) -> ReadSettings:
         page_size=config.page_size,
         lookback_seconds=config.lookback_window_minutes * 60,
         start=start,
+        prefetch=prefetch,
     )
 
 

@@ -42,7 +42,9 @@ class Fault:
     (`times=-1`: on every later match).
     """
 
-    kind: str  # status | html | truncated | not_json | reset | empty_has_more | same_page
+    # status | html | truncated | not_json | reset | empty_has_more | same_page | delete_after
+    # (delete_after: the request's `after` completion is deleted just before it is answered)
+    kind: str
     path: str = "/v1/chat/completions"
     status: int = 500
     headers: dict[str, str] = field(default_factory=dict)
@@ -87,10 +89,16 @@ class Store:
     def __len__(self) -> int:
         return len(self._records)
 
-    def add(self, record: dict[str, Any], messages: list[dict[str, Any]] | None = None) -> None:
-        """Insert in `created` order; a record with an older `created` lands behind newer ones."""
+    def add(
+        self,
+        record: dict[str, Any],
+        messages: list[dict[str, Any]] | None = None,
+        listed_at: int | None = None,
+    ) -> None:
+        """Insert in `created` order; a record with an older `created` lands behind newer ones.
+        `listed_at` places a record whose `created` is missing or odd."""
         self._arrival += 1
-        key = (record["created"], self._arrival)
+        key = (record["created"] if listed_at is None else listed_at, self._arrival)
         position = bisect.bisect_right(self._keys, key)
         self._keys.insert(position, key)
         self._records.insert(position, record)
@@ -201,9 +209,14 @@ class Emulator:
         self.stop()
 
     # -- what tests change and read ----------------------------------------------------------
-    def add(self, record: dict[str, Any], messages: list[dict[str, Any]] | None = None) -> None:
+    def add(
+        self,
+        record: dict[str, Any],
+        messages: list[dict[str, Any]] | None = None,
+        listed_at: int | None = None,
+    ) -> None:
         with self._lock:
-            self.store.add(self._shaped(record), messages)
+            self.store.add(self._shaped(record), messages, listed_at)
 
     def _shaped(self, record: dict[str, Any]) -> dict[str, Any]:
         """Azure returns nulls where OpenAI has values."""
@@ -465,6 +478,9 @@ def _handler_for(emulator: Emulator) -> type[BaseHTTPRequestHandler]:
             path = "/".join(parts)
             parts = ["v1", *parts]
             if len(parts) == 3:
+                after = dict(query).get("after")
+                if fault and fault.kind == "delete_after" and after:
+                    emulator.delete(after)
                 if fault and fault.kind == "same_page":  # ignores `after`: last_id never advances
                     query = [(k, v) for k, v in query if k != "after"]
                 if fault and fault.kind == "empty_has_more":

@@ -1,0 +1,225 @@
+"""Interrupted, faulty and odd syncs of `chat_completions`: the installed CLI against the emulator.
+
+Every interrupted sync is rerun with the last state it printed, as the platform does, and the
+union of what both runs delivered is compared with the emulator's completions.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import pytest
+
+from integration_tests.emulator import Fault, make_completion
+from integration_tests.harness import (
+    STREAM,
+    ConnectorRun,
+    configured_catalog,
+    run_connector,
+    run_until_killed,
+)
+
+PAGE = 50  # 450 completions: 9 pages
+INCREMENTAL = configured_catalog({STREAM: "incremental"})
+FULL_REFRESH = configured_catalog({STREAM: "full_refresh"})
+
+
+def ids(records: list[dict[str, Any]]) -> set[str]:
+    return {record["id"] for record in records}
+
+
+def stream_state(run: ConnectorRun) -> dict[str, Any]:
+    return run.last_state[0]["stream"]["stream_state"]
+
+
+def warnings(run: ConnectorRun) -> list[str]:
+    return [m["log"]["message"] for m in run.of_type("LOG") if m["log"]["level"] == "WARN"]
+
+
+@pytest.fixture
+def paged(config: dict[str, Any]) -> dict[str, Any]:
+    return {**config, "page_size": PAGE, "lookback_window_minutes": 0}
+
+
+class TestResume:
+    @pytest.mark.parametrize("catalog", [INCREMENTAL, FULL_REFRESH], ids=["incremental", "full"])
+    def test_first_sync_killed_after_page_3_resumes_after_it(self, emulator, paged, catalog):
+        killed = run_until_killed(paged, catalog=catalog, kill_after_states=3)
+        checkpoint = stream_state(killed)["checkpoint"]
+        emulator.clear_requests()
+
+        resumed = run_connector("read", paged, catalog=catalog, state=killed.last_state)
+
+        assert resumed.exit_code == 0
+        assert ids(killed.records) | ids(resumed.records) == ids(emulator.completions())
+        assert emulator.list_requests()[0].param("after") == checkpoint["after"]
+        assert len(ids(killed.records) & ids(resumed.records)) <= PAGE  # at most one page again
+        newest = max(r["created"] for r in emulator.completions())
+        assert stream_state(resumed) == {"state_version": 2, "created": str(newest)}
+
+    def test_later_sync_killed_mid_way_resumes_and_keeps_the_old_floor(self, emulator, paged):
+        first = run_connector("read", paged, catalog=INCREMENTAL)
+        newest = max(r["created"] for r in emulator.completions())
+        rng = random.Random(5)
+        added = [make_completion(rng, newest + offset) for offset in range(1, 301)]
+        for record in added:
+            emulator.add(record)
+
+        killed = run_until_killed(
+            paged, catalog=INCREMENTAL, state=first.last_state, kill_after_states=2
+        )
+        assert stream_state(killed)["created"] == str(newest)  # the floor until it is reached
+        resumed = run_connector("read", paged, catalog=INCREMENTAL, state=killed.last_state)
+
+        assert resumed.exit_code == 0
+        assert ids(added) <= ids(killed.records) | ids(resumed.records)
+        assert len(ids(killed.records) & ids(resumed.records)) <= PAGE
+        assert min(r["created"] for r in resumed.records) >= newest  # stopped at the old floor
+        assert stream_state(resumed) == {"state_version": 2, "created": str(newest + 300)}
+
+    def test_sync_failing_after_its_retries_resumes_from_its_last_state(self, emulator, paged):
+        emulator.inject(Fault("status", status=503, skip=3, times=-1))
+
+        failed = run_connector("read", {**paged, "max_retries": 1}, catalog=INCREMENTAL)
+        emulator.faults.clear()
+        resumed = run_connector("read", paged, catalog=INCREMENTAL, state=failed.last_state)
+
+        assert failed.exit_code != 0
+        assert [e["failure_type"] for e in failed.errors] == ["transient_error"] * len(
+            failed.errors
+        )
+        assert "checkpoint" in stream_state(failed)
+        assert ids(failed.records) | ids(resumed.records) == ids(emulator.completions())
+        assert len(ids(failed.records) & ids(resumed.records)) <= PAGE
+
+    def test_version_1_state_is_migrated(self, emulator, paged):
+        newest = max(r["created"] for r in emulator.completions())
+        v1 = [
+            {
+                "type": "STREAM",
+                "stream": {
+                    "stream_descriptor": {"name": STREAM},
+                    "stream_state": {"created": str(newest - 600)},
+                },
+            }
+        ]
+
+        run = run_connector("read", paged, catalog=INCREMENTAL, state=v1)
+
+        assert run.exit_code == 0
+        expected = {r["id"] for r in emulator.completions() if r["created"] >= newest - 600}
+        assert ids(run.records) == expected
+        assert stream_state(run) == {"state_version": 2, "created": str(newest)}
+
+    def test_state_of_a_newer_version_is_refused_as_config_error(self, paged):
+        v9 = [
+            {
+                "type": "STREAM",
+                "stream": {
+                    "stream_descriptor": {"name": STREAM},
+                    "stream_state": {"state_version": 9, "created": "1"},
+                },
+            }
+        ]
+
+        run = run_connector("read", paged, catalog=INCREMENTAL, state=v9)
+
+        assert run.exit_code != 0
+        assert run.errors[0]["failure_type"] == "config_error"
+        assert "version 9" in run.errors[0]["message"]
+        assert not run.records
+
+
+class TestVanishedCursor:
+    def test_after_id_deleted_mid_sync_is_recovered_without_loss(self, emulator, paged):
+        before = ids(emulator.completions())
+        emulator.inject(Fault("delete_after", skip=2))  # the 3rd page's `after` id vanishes
+
+        run = run_connector("read", paged, catalog=FULL_REFRESH)
+
+        assert run.exit_code == 0
+        assert ids(run.records) == before  # the deleted one was delivered before it vanished
+        assert len(run.records) - len(ids(run.records)) <= PAGE  # a bounded re-read
+        assert sum("no longer exists" in w for w in warnings(run)) == 1
+
+    def test_checkpoint_id_deleted_before_the_resume_is_recovered(self, emulator, paged):
+        killed = run_until_killed(paged, catalog=FULL_REFRESH, kill_after_states=3)
+        emulator.delete(stream_state(killed)["checkpoint"]["after"])
+
+        resumed = run_connector("read", paged, catalog=FULL_REFRESH, state=killed.last_state)
+
+        assert resumed.exit_code == 0
+        assert ids(killed.records) | ids(resumed.records) >= ids(emulator.completions())
+        assert len(ids(killed.records) & ids(resumed.records)) <= PAGE
+        assert any("no longer exists" in w for w in warnings(resumed))
+
+    def test_ids_that_keep_vanishing_fail_clearly_instead_of_looping(self, emulator, paged):
+        emulator.inject(Fault("delete_after", times=-1))
+
+        run = run_connector("read", paged, catalog=FULL_REFRESH)
+
+        assert run.exit_code != 0
+        assert run.errors[0]["failure_type"] == "transient_error"
+        assert "lost its place" in run.errors[0]["message"]
+        assert len(emulator.list_requests()) <= 25
+
+
+class TestFaults:
+    def test_429_waits_for_retry_after_then_succeeds(self, emulator, paged):
+        emulator.inject(Fault("status", status=429, headers={"retry-after": "1"}, skip=1))
+
+        run = run_connector("read", paged, catalog=FULL_REFRESH)
+
+        assert run.exit_code == 0
+        assert ids(run.records) == ids(emulator.completions())
+        refused, retried = emulator.list_requests()[1:3]
+        assert retried.param("after") == refused.param("after")
+        assert retried.arrived - refused.arrived >= 1.0  # waited as told, not a speed claim
+
+    @pytest.mark.parametrize("kind", ["not_json", "truncated", "html"])
+    def test_a_page_that_stays_broken_ends_with_transient_error_and_resumes(
+        self, emulator, paged, kind
+    ):
+        emulator.inject(Fault(kind, status=502, skip=2, times=-1))
+
+        failed = run_connector("read", {**paged, "max_retries": 1}, catalog=INCREMENTAL)
+        emulator.faults.clear()
+        resumed = run_connector("read", paged, catalog=INCREMENTAL, state=failed.last_state)
+
+        assert failed.exit_code != 0
+        assert failed.errors[0]["failure_type"] == "transient_error"
+        assert ids(failed.records) | ids(resumed.records) == ids(emulator.completions())
+
+    def test_total_retry_time_is_capped_by_max_retry_seconds(self, emulator, paged):
+        emulator.inject(Fault("status", status=503, times=-1))
+        config = {**paged, "max_retries": 20, "max_retry_seconds": 1}
+
+        run = run_connector("read", config, catalog=FULL_REFRESH)
+
+        assert run.exit_code != 0
+        assert run.errors[0]["failure_type"] == "transient_error"
+        assert len(emulator.list_requests()) <= 3  # not the 21 that max_retries allows
+
+
+class TestOddRecords:
+    def test_records_without_integer_created_are_delivered_with_one_warning(self, emulator, paged):
+        newest = max(r["created"] for r in emulator.completions())
+        rng = random.Random(3)
+        odd = []
+        for value in (None, "yesterday", 1.5e9):
+            record = make_completion(rng, newest + 10)
+            record["created"] = value
+            odd.append(record)
+            emulator.add(record, listed_at=newest + 10)
+        missing = make_completion(rng, newest - 100)
+        del missing["created"]
+        odd.append(missing)
+        emulator.add(missing, listed_at=newest - 100)
+
+        run = run_connector("read", paged, catalog=INCREMENTAL)
+
+        assert run.exit_code == 0
+        assert ids(odd) <= ids(run.records)
+        assert sum("without an integer `created`" in w for w in warnings(run)) == 1
+        assert stream_state(run)["created"] == str(newest)  # odd records never move it
