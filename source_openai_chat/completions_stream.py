@@ -155,9 +155,7 @@ class CompletionsPartition(Partition):
                 yield Record(data=data, stream_name=STREAM_NAME, associated_slice=self._slice)
             if checkpoint:
                 self._cursor.save(self._key, FeedPosition(position.created, checkpoint))
-        newest = feed.newest_created
-        floors = [value for value in (position.created, newest) if value is not None]
-        self._cursor.save(self._key, FeedPosition(max(floors) if floors else None))
+        self._cursor.save(self._key, position.finished(feed.newest_created))
 
     def _lower_bound(self, floor: int | None) -> int | None:
         """As the CDK's data feed: the floor minus the lookback, never below `start_date`

@@ -66,10 +66,9 @@ class FeedPosition:
     created: int | None = None
     checkpoint: Checkpoint | None = None
 
-    def finished(self) -> FeedPosition:
+    def finished(self, newest_created: int | None) -> FeedPosition:
         """The position once a sync reached the floor: the newest `created` it delivered."""
-        newest = self.checkpoint.newest_created if self.checkpoint else None
-        candidates = [value for value in (self.created, newest) if value is not None]
+        candidates = [value for value in (self.created, newest_created) if value is not None]
         return FeedPosition(created=max(candidates) if candidates else None)
 
     def to_json(self) -> dict[str, Any]:
