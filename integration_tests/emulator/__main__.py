@@ -23,6 +23,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--latency-ms", type=float, default=0.0)
     parser.add_argument("--api-key", default=TEST_API_KEY)
+    parser.add_argument(
+        "--fault-rate", type=float, default=0.0, help="share of requests answered with a fault"
+    )
     args = parser.parse_args(argv)
     try:
         emulator = Emulator(
@@ -31,6 +34,7 @@ def main(argv: list[str] | None = None) -> int:
             latency_s=args.latency_ms / 1000,
             host=args.host,
             port=args.port,
+            fault_rate=args.fault_rate,
         )
     except OSError as error:
         print(

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import bisect
 import json
+import random
 import socket
 import threading
 import time
@@ -51,6 +52,14 @@ class Fault:
     skip: int = 0
     times: int = 1
     message: str = "The server had an error while processing your request. Sorry about that!"
+
+
+RANDOM_FAULTS = (
+    Fault("status", status=429, headers={"retry-after-ms": "10"}, message="Rate limit reached."),
+    Fault("status", status=500),
+    Fault("html", status=502),
+    Fault("status", status=503, message="The engine is currently overloaded."),
+)
 
 
 @dataclass
@@ -159,8 +168,12 @@ class Emulator:
         host: str = "127.0.0.1",
         port: int = 0,
         azure: bool = False,
+        fault_rate: float = 0.0,
+        fault_seed: int = 1,
     ) -> None:
         self.azure = azure
+        self.fault_rate = fault_rate  # share of API requests answered with a random fault
+        self._fault_rng = random.Random(fault_seed)
         self.store = Store()
         self.api_keys = set(api_keys)
         self.latency_s = latency_s
@@ -266,6 +279,13 @@ class Emulator:
                     fault.times -= 1
                 return fault
         return None
+
+    def random_fault(self) -> Fault | None:
+        """With probability `fault_rate`: a 429 (with `retry-after-ms`), 500, 502 page or 503."""
+        with self._lock:
+            if not self.fault_rate or self._fault_rng.random() >= self.fault_rate:
+                return None
+            return self._fault_rng.choice(RANDOM_FAULTS)
 
     def log(self, path: str, query: list[tuple[str, str]], headers: dict[str, str]) -> None:
         with self._lock:
@@ -437,7 +457,7 @@ def _handler_for(emulator: Emulator) -> type[BaseHTTPRequestHandler]:
             emulator.log(url.path, query, headers)
             if emulator.latency_s:
                 time.sleep(emulator.latency_s)  # simulated network latency, not test sync
-            fault = emulator.take_fault(url.path)
+            fault = emulator.take_fault(url.path) or emulator.random_fault()
             if fault and self._fail(fault):
                 return
             denied = emulator.authenticate(headers)
