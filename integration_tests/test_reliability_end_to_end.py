@@ -21,6 +21,7 @@ from integration_tests.harness import (
 )
 
 PAGE = 50  # 450 completions: 9 pages
+MESSAGES = "chat_completion_messages"
 INCREMENTAL = configured_catalog({STREAM: "incremental"})
 FULL_REFRESH = configured_catalog({STREAM: "full_refresh"})
 
@@ -134,7 +135,7 @@ class TestResume:
 class TestVanishedCursor:
     def test_after_id_deleted_mid_sync_is_recovered_without_loss(self, emulator, paged):
         before = ids(emulator.completions())
-        emulator.inject(Fault("delete_after", skip=2))  # the 3rd page's `after` id vanishes
+        emulator.inject(Fault("delete_after", skip=1))  # the 3rd page's `after` id vanishes
 
         run = run_connector("read", paged, catalog=FULL_REFRESH)
 
@@ -153,6 +154,17 @@ class TestVanishedCursor:
         assert ids(killed.records) | ids(resumed.records) >= ids(emulator.completions())
         assert len(ids(killed.records) & ids(resumed.records)) <= PAGE
         assert any("no longer exists" in w for w in warnings(resumed))
+
+    def test_the_messages_streams_listing_recovers_too(self, emulator, paged):
+        with_messages = {cid for cid, messages in emulator.store.messages.items() if messages}
+        emulator.inject(Fault("delete_after", skip=1))
+
+        run = run_connector("read", paged, catalog=configured_catalog({MESSAGES: "full_refresh"}))
+
+        assert run.exit_code == 0
+        fetched = {record["completion_id"] for record in run.records_of(MESSAGES)}
+        assert with_messages & ids(emulator.completions()) <= fetched
+        assert sum("no longer exists" in w for w in warnings(run)) == 1
 
     def test_ids_that_keep_vanishing_fail_clearly_instead_of_looping(self, emulator, paged):
         emulator.inject(Fault("delete_after", times=-1))

@@ -16,8 +16,6 @@ from collections.abc import Iterable, Mapping, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
-import requests
-from airbyte_cdk.models import FailureType
 from airbyte_cdk.sources.connector_state_manager import ConnectorStateManager
 from airbyte_cdk.sources.declarative.requesters import HttpRequester
 from airbyte_cdk.sources.message import MessageRepository
@@ -28,11 +26,10 @@ from airbyte_cdk.sources.streams.concurrent.partitions.partition_generator impor
     PartitionGenerator,
 )
 from airbyte_cdk.sources.types import Record, StreamSlice
-from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
-from source_openai_chat.components import page_body
-from source_openai_chat.feed_reader import CursorVanished, NewestFirstFeed, Page
+from source_openai_chat.feed_reader import NewestFirstFeed
 from source_openai_chat.feed_state import ALL_MODELS, FeedPosition, FeedState
+from source_openai_chat.list_pages import list_page_fetcher
 
 STREAM_NAME = "chat_completions"
 LOGGER = logging.getLogger("airbyte")
@@ -144,7 +141,9 @@ class CompletionsPartition(Partition):
     def read(self) -> Iterable[Record]:
         position = self._cursor.position(self._key)
         feed = NewestFirstFeed(
-            fetch=self._fetch,
+            fetch=list_page_fetcher(
+                self._requester, self._slice, self._settings.page_size, self._model
+            ),
             lower_bound=self._lower_bound(position.created),
             resume=position.checkpoint,
             on_odd_record=self._cursor.warn_odd_record,
@@ -165,24 +164,6 @@ class CompletionsPartition(Partition):
             return start
         lower = floor - self._settings.lookback_seconds
         return max(lower, min(floor, start)) if start is not None else lower
-
-    def _fetch(self, after: str | None) -> Page:
-        params: dict[str, Any] = {"limit": self._settings.page_size}
-        if after:
-            params["after"] = after
-        if self._model:
-            params["model"] = self._model
-        response = self._requester.send_request(
-            stream_state={}, stream_slice=self._slice, request_params=params
-        )
-        if response is None:  # only when the error handler ignores a failed request
-            raise _refused("no response")
-        if response.status_code == 404:
-            if after:
-                raise CursorVanished(after)
-            raise _refused(_error_message(response))
-        body = page_body(response)
-        return Page(body.get("data") or [], bool(body.get("has_more")), body.get("last_id"))
 
     def to_slice(self) -> Mapping[str, Any] | None:
         return self._slice
@@ -225,18 +206,4 @@ def build_completions_stream(
         cursor_field=cursor.cursor_field,
         logger=logging.getLogger(f"airbyte.{STREAM_NAME}"),
         cursor=cursor,
-    )
-
-
-def _error_message(response: requests.Response) -> str:
-    try:
-        return str(response.json()["error"]["message"])
-    except (ValueError, KeyError, TypeError):
-        return f"HTTP {response.status_code}"
-
-
-def _refused(detail: str) -> AirbyteTracedException:
-    message = f"The API refused the request (HTTP 404; check base_url): {detail}"
-    return AirbyteTracedException(
-        message=message, internal_message=message, failure_type=FailureType.config_error
     )

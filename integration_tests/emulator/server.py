@@ -267,11 +267,15 @@ class Emulator:
             self.requests.clear()
 
     # -- request handling --------------------------------------------------------------------
-    def take_fault(self, path: str) -> Fault | None:
+    def take_fault(self, path: str, query: list[tuple[str, str]]) -> Fault | None:
         with self._lock:
             for fault in self.faults:
                 if not path.startswith(fault.path) or fault.times == 0:
                     continue
+                if fault.kind == "delete_after" and not (
+                    path.rstrip("/") == self.list_path and dict(query).get("after")
+                ):
+                    continue  # only list requests that page after an id
                 if fault.skip > 0:
                     fault.skip -= 1
                     continue
@@ -457,7 +461,7 @@ def _handler_for(emulator: Emulator) -> type[BaseHTTPRequestHandler]:
             emulator.log(url.path, query, headers)
             if emulator.latency_s:
                 time.sleep(emulator.latency_s)  # simulated network latency, not test sync
-            fault = emulator.take_fault(url.path) or emulator.random_fault()
+            fault = emulator.take_fault(url.path, query) or emulator.random_fault()
             if fault and self._fail(fault):
                 return
             denied = emulator.authenticate(headers)
