@@ -6,19 +6,22 @@ import json
 
 import pytest
 import requests
-from airbyte_cdk.models import FailureType
+from airbyte_cdk.models import AirbyteErrorTraceMessage, FailureType
+from airbyte_cdk.sources.streams.http.error_handlers.response_models import ResponseAction
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_openai_chat.components import (
     AddCompletionFields,
     AdvancingCursorPagination,
     ListDataExtractor,
+    OpenAIErrorHandler,
     RetryAfterBackoffStrategy,
     page_body,
 )
 from source_openai_chat.errors import (
     CONCURRENT_SUMMARY,
     explain_check_failure,
+    retries_exhausted_as_transient,
     with_stream_failure_type,
 )
 
@@ -161,3 +164,58 @@ def test_add_completion_fields_copies_the_parent_id_and_created():
         "completion_id": "c1",
         "completion_created": 1767225600,
     }
+
+
+def _body(status: int, content: bytes) -> requests.Response:
+    response = requests.Response()
+    response.status_code = status
+    response._content = content
+    return response
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b'{"object":"list","data":[{"id":"chatcmpl-tr', b"<html>502 Bad Gateway</html>", b"{}"],
+    ids=["truncated", "html", "no data"],
+)
+def test_error_handler_retries_a_200_that_is_not_a_complete_page(content):
+    handler = OpenAIErrorHandler(config={}, parameters={})
+
+    resolution = handler.interpret_response(_body(200, content))
+
+    assert resolution.response_action == ResponseAction.RETRY
+    assert resolution.failure_type == FailureType.transient_error
+
+
+def test_error_handler_accepts_a_page_and_shares_its_parse():
+    handler = OpenAIErrorHandler(config={}, parameters={})
+    response = _body(200, b'{"object":"list","data":[],"has_more":false}')
+
+    resolution = handler.interpret_response(response)
+
+    assert resolution.response_action == ResponseAction.SUCCESS
+    response._content = b"changed"  # the extractor gets the page already parsed
+    assert page_body(response) == {"object": "list", "data": [], "has_more": False}
+
+
+def test_error_handler_takes_its_total_retry_time_from_the_config():
+    handler = OpenAIErrorHandler(
+        config={"max_retry_seconds": 42},
+        parameters={},
+        max_retry_seconds="{{ config.get('max_retry_seconds', 600) }}",
+    )
+
+    assert handler.max_time == 42
+
+
+def test_retries_exhausted_become_a_transient_error_that_says_what_happened():
+    error = AirbyteErrorTraceMessage(
+        message="Exhausted available request attempts. Please see logs.",
+        internal_message="Exhausted available request attempts. Exception: HTTP 503.",
+        failure_type=FailureType.system_error,
+    )
+
+    retries_exhausted_as_transient(error)
+
+    assert error.failure_type == FailureType.transient_error
+    assert "kept failing after every retry (HTTP 503)" in error.message
