@@ -36,13 +36,19 @@ RESULTS = CONNECTOR_ROOT / "bench" / "results"
 
 @dataclass
 class ConnectorRun:
-    seconds: float
+    seconds: float  # process start to exit
+    reading_seconds: float  # first API request to exit: the run without its startup
     peak_rss_mib: float
 
 
-def request_count(base_url: str) -> int:
+def request_arrivals(base_url: str) -> list[float]:
+    """When each request reached the emulator (epoch seconds), oldest first."""
     root = base_url.rsplit("/v1", 1)[0]
-    return int(requests.get(f"{root}/_emulator/requests", timeout=10).json()["requests"])
+    return requests.get(f"{root}/_emulator/requests", timeout=10).json()["arrivals"]
+
+
+def request_count(base_url: str) -> int:
+    return len(request_arrivals(base_url))
 
 
 def connector_read(
@@ -66,11 +72,14 @@ def connector_read(
     if state is not None:
         (tmp / "state.json").write_text(json.dumps(state))
         args += ["--state", str(tmp / "state.json")]
-    started = time.perf_counter()
+    seen = request_count(base_url)
+    started, started_epoch = time.perf_counter(), time.time()
     with (tmp / "out.jsonl").open("wb") as sink:
         process = subprocess.Popen(args, stdout=sink)
         _, status, usage = os.wait4(process.pid, 0)
     seconds = time.perf_counter() - started
+    first_request = request_arrivals(base_url)[seen]
+    reading = seconds - (first_request - started_epoch)
     process.returncode = os.waitstatus_to_exitcode(status)
     if process.returncode != 0:
         raise SystemExit(f"the connector failed with exit code {process.returncode}")
@@ -79,7 +88,7 @@ def connector_read(
         for line in (tmp / "out.jsonl").read_bytes().splitlines()
         if b'"type":"STATE"' in line
     ]
-    return ConnectorRun(seconds, usage.ru_maxrss / 1024), states
+    return ConnectorRun(seconds, reading, usage.ru_maxrss / 1024), states
 
 
 def spec_seconds() -> float:
@@ -107,17 +116,20 @@ def measure(runs: int, big: int | None) -> dict:
         with emulator_process(20_000) as url:
             raw = median(timed_raw(url, tmp) for _ in range(runs))
             reads = [connector_read(url, tmp) for _ in range(runs)]
-            conn = median(run.seconds for run, _ in reads)
             figures.update(
-                raw_s=raw, connector_s=conn, rss_20k_mib=max(r.peak_rss_mib for r, _ in reads)
+                raw_s=raw,
+                connector_s=median(run.seconds for run, _ in reads),
+                connector_reading_s=median(run.reading_seconds for run, _ in reads),
+                rss_20k_mib=max(r.peak_rss_mib for r, _ in reads),
             )
             before = request_count(url)
             connector_read(url, tmp, mode="incremental", state=[reads[0][1][-1]])
             figures["no_news_requests"] = request_count(url) - before
         with emulator_process(20_000, latency_ms=50) as url:
             figures["latency_connector_s"] = median(
-                connector_read(url, tmp)[0].seconds for _ in range(runs)
+                connector_read(url, tmp)[0].reading_seconds for _ in range(runs)
             )
+            figures["latency_raw_s"] = median(timed_raw(url, tmp) for _ in range(runs))
             figures["latency_bound_s"] = 200 * 0.05  # 200 pages of 100
         if big:
             with emulator_process(big) as url:
@@ -132,15 +144,19 @@ def measure(runs: int, big: int | None) -> dict:
 
 
 def table(f: dict) -> str:
-    work = f["connector_s"] - f["startup_s"]
-    lat_work = f["latency_connector_s"] - f["startup_s"]
+    work = f["connector_reading_s"]
+    lat_work = f["latency_connector_s"]
     rows = [
         (
             "Full refresh, 20,000 records, 0 ms: connector / raw loop",
             f"{f['connector_s'] / f['raw_s']:.1f}x",
             "(with startup)",
         ),
-        ("... excluding the connector's startup", f"{work / f['raw_s']:.1f}x", "target <= 2.0x"),
+        (
+            "... excluding startup (first request to exit)",
+            f"{work / f['raw_s']:.1f}x",
+            "target <= 2.0x",
+        ),
         (
             "Records/s (connector, excluding startup)",
             f"{20_000 / work:,.0f}",
@@ -149,7 +165,12 @@ def table(f: dict) -> str:
         (
             "Full refresh at 50 ms/request: read / (pages x latency)",
             f"{lat_work / f['latency_bound_s']:.2f}x",
-            "target <= 1.05x",
+            "target <= 1.05x; excluding startup",
+        ),
+        (
+            "... the raw loop at 50 ms / (pages x latency)",
+            f"{f['latency_raw_s'] / f['latency_bound_s']:.2f}x",
+            "same emulator, no prefetch",
         ),
         ("Incremental sync with nothing new: requests", f"{f['no_news_requests']}", "lookback 0"),
         ("Peak RSS, 20,000 records", f"{f['rss_20k_mib']:.0f} MiB", "target <= 120 MiB"),
@@ -164,6 +185,11 @@ def table(f: dict) -> str:
         )
     rows += [
         ("Startup (`spec`)", f"{f['startup_s']:.2f} s", ""),
+        (
+            "Startup of `read` (to its first request)",
+            f"{f['connector_s'] - f['connector_reading_s']:.2f} s",
+            "",
+        ),
         (
             "Messages, 300 completions, 50 ms, 8 workers: speed-up",
             f"{f['messages_speedup_8']:.1f}x",
@@ -181,7 +207,7 @@ def chart(f: dict, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    work = f["connector_s"] - f["startup_s"]
+    work = f["connector_reading_s"]
     labels = ["raw loop", "connector\n(excl. startup)", "connector\n(with startup)"]
     values = [f["raw_s"], work, f["connector_s"]]
     figure, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
@@ -190,9 +216,9 @@ def chart(f: dict, path: Path) -> None:
     left.set_title("Full refresh, 20,000 records, 0 ms latency")
     bound = f["latency_bound_s"]
     right.bar(
-        ["pages x latency", "connector\n(excl. startup)"],
-        [bound, f["latency_connector_s"] - f["startup_s"]],
-        color=["#888", "#1f77b4"],
+        ["pages x latency", "raw loop", "connector\n(excl. startup)"],
+        [bound, f["latency_raw_s"], f["latency_connector_s"]],
+        color=["#ccc", "#888", "#1f77b4"],
     )
     right.set_title("Full refresh at 50 ms per request")
     figure.suptitle(

@@ -11,10 +11,11 @@ requester, behind `fetch`.
 from __future__ import annotations
 
 import logging
+import queue
+import threading
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from airbyte_cdk.models import FailureType
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
@@ -25,6 +26,8 @@ LOGGER = logging.getLogger("airbyte")
 
 MAX_RECOVERIES = 10  # vanished `after` ids per read before the sync fails (then it resumes)
 REMEMBERED_BOUNDARIES = 8  # earlier page ends to step back to when an `after` id vanishes
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -67,61 +70,59 @@ class NewestFirstFeed:
     newest_created: int | None = field(default=None, init=False)
 
     def pages(self) -> Iterator[tuple[list[Any], Checkpoint | None]]:
+        """With `prefetch`, the paging runs one page ahead in its own thread: the next request
+        leaves as soon as a page is parsed, while the engine is still handing on this one."""
+        return read_ahead(self._pages()) if self.prefetch else self._pages()
+
+    def _pages(self) -> Iterator[tuple[list[Any], Checkpoint | None]]:
         boundaries = [Boundary(None, None)]
         if self.resume:
             boundaries.append(Boundary(self.resume.after, self.resume.after_created))
             self.newest_created = self.resume.newest_created
         delivered_down_to: int | None = None  # while recovering: skip records above this
         recoveries = 0
-        executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="prefetch")
-        pending: Future[Page] | None = None
-        try:
-            while True:
-                after = boundaries[-1].after
-                try:
-                    page = pending.result() if pending else self.fetch(after)
-                except CursorVanished:
-                    recoveries += 1
-                    if recoveries > self.max_recoveries:
-                        raise _fail(
-                            f"The list lost its place {recoveries} times (the completion ids it "
-                            "pages after were deleted while it read); the sync stopped so it "
-                            "can resume from its last state.",
-                            FailureType.transient_error,
-                        ) from None
-                    vanished = boundaries.pop()
-                    if vanished.created is not None:
-                        delivered_down_to = min(
-                            vanished.created, delivered_down_to or vanished.created
-                        )
-                    LOGGER.warning(
-                        "Completion %s, where the list was paging from, no longer exists "
-                        "(deleted or expired); reading again from %s and skipping completions "
-                        "already delivered.",
-                        vanished.after,
-                        boundaries[-1].after or "the newest",
+        while True:
+            after = boundaries[-1].after
+            try:
+                page = self.fetch(after)
+            except CursorVanished:
+                recoveries += 1
+                if recoveries > self.max_recoveries:
+                    raise _fail(
+                        f"The list lost its place {recoveries} times (the completion ids it "
+                        "pages after were deleted while it read); the sync stopped so it "
+                        "can resume from its last state.",
+                        FailureType.transient_error,
+                    ) from None
+                vanished = boundaries.pop()
+                if vanished.created is not None:
+                    delivered_down_to = (
+                        vanished.created
+                        if delivered_down_to is None
+                        else min(vanished.created, delivered_down_to)
                     )
-                    continue
-                finally:
-                    pending = None
-                records, reached_bound = self._select(page.records, delivered_down_to)
-                next_after = None if reached_bound else _next_after(page, after)
-                if next_after and self.prefetch:
-                    pending = executor.submit(self.fetch, next_after)
-                checkpoint = None
-                if next_after:
-                    boundary = Boundary(next_after, _last_created(page.records))
-                    boundaries.append(boundary)
-                    del boundaries[1 : -REMEMBERED_BOUNDARIES or None]
-                    if boundary.created is not None and (
-                        delivered_down_to is None or boundary.created <= delivered_down_to
-                    ):
-                        checkpoint = Checkpoint(next_after, boundary.created, self.newest_created)
-                yield records, checkpoint
-                if not next_after:
-                    return
-        finally:
-            executor.shutdown(wait=False, cancel_futures=True)
+                LOGGER.warning(
+                    "Completion %s, where the list was paging from, no longer exists "
+                    "(deleted or expired); reading again from %s and skipping completions "
+                    "already delivered.",
+                    vanished.after,
+                    boundaries[-1].after or "the newest",
+                )
+                continue
+            records, reached_bound = self._select(page.records, delivered_down_to)
+            next_after = None if reached_bound else _next_after(page, after)
+            checkpoint = None
+            if next_after:
+                boundary = Boundary(next_after, _last_created(page.records))
+                boundaries.append(boundary)
+                del boundaries[1 : -REMEMBERED_BOUNDARIES or None]
+                if boundary.created is not None and (
+                    delivered_down_to is None or boundary.created <= delivered_down_to
+                ):
+                    checkpoint = Checkpoint(next_after, boundary.created, self.newest_created)
+            yield records, checkpoint
+            if not next_after:
+                return
 
     def _select(self, items: list[Any], delivered_down_to: int | None) -> tuple[list[Any], bool]:
         """The records to deliver, and whether the page reached the lower bound."""
@@ -182,3 +183,51 @@ def _fail(message: str, failure_type: FailureType) -> AirbyteTracedException:
     return AirbyteTracedException(
         message=message, internal_message=message, failure_type=failure_type
     )
+
+
+_DONE = object()
+
+
+@dataclass(frozen=True)
+class _Raised:
+    error: BaseException
+
+
+def read_ahead(items: Iterator[T], depth: int = 1) -> Iterator[T]:
+    """Yield `items`, produced by a background thread that stays `depth` items ahead.
+
+    Errors raised while producing are raised here, in order. When the consumer stops early, the
+    producer stops at its next item.
+    """
+    buffer: queue.Queue[Any] = queue.Queue(maxsize=depth)
+    stopped = threading.Event()
+
+    def put(item: Any) -> bool:
+        while not stopped.is_set():
+            try:
+                buffer.put(item, timeout=0.2)  # wakes up to notice a consumer that left
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if not put(item):
+                    return
+            put(_DONE)
+        except BaseException as error:  # handed to the consumer, which raises it
+            put(_Raised(error))
+
+    threading.Thread(target=produce, name="read-ahead", daemon=True).start()
+    try:
+        while True:
+            item = buffer.get()
+            if item is _DONE:
+                return
+            if isinstance(item, _Raised):
+                raise item.error
+            yield item
+    finally:
+        stopped.set()

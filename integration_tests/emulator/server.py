@@ -68,6 +68,7 @@ class LoggedRequest:
     query: list[tuple[str, str]]
     headers: dict[str, str]
     arrived: float = field(default_factory=time.perf_counter)
+    arrived_epoch: float = field(default_factory=time.time)  # comparable across processes
 
     def param(self, name: str) -> str | None:
         return next((value for key, value in self.query if key == name), None)
@@ -453,7 +454,8 @@ def _handler_for(emulator: Emulator) -> type[BaseHTTPRequestHandler]:
         def do_GET(self) -> None:
             url = urlsplit(self.path)
             if url.path == "/_emulator/requests":  # for benchmarks that run it as a process
-                count = json.dumps({"requests": len(emulator.requests)}).encode()
+                arrivals = [request.arrived_epoch for request in emulator.requests]
+                count = json.dumps({"requests": len(arrivals), "arrivals": arrivals}).encode()
                 self._send(200, count)
                 return
             query = parse_qsl(url.query, keep_blank_values=True)
