@@ -15,6 +15,7 @@ from typing import Any
 
 CONNECTOR_ROOT = Path(__file__).resolve().parent.parent
 STREAM = "chat_completions"
+ENV = {**os.environ, "PYTHONUNBUFFERED": "1"}
 
 
 def cli_path() -> str:
@@ -109,15 +110,9 @@ def run_connector(
 ) -> ConnectorRun:
     """Run one verb of the CLI in a subprocess, with files as Airbyte passes them."""
     with tempfile.TemporaryDirectory() as tmp:
-        args = [cli_path(), verb, *extra_args]
-        for name, content in (("config", config), ("catalog", catalog), ("state", state)):
-            if content is not None:
-                path = Path(tmp, f"{name}.json")
-                path.write_text(json.dumps(content))
-                args += [f"--{name}", str(path)]
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        args = [cli_path(), verb, *extra_args, *_input_files(tmp, config, catalog, state)]
         done = subprocess.run(
-            args, capture_output=True, text=True, timeout=timeout, env=env, check=False
+            args, capture_output=True, text=True, timeout=timeout, env=ENV, check=False
         )
     return ConnectorRun(done.returncode, done.stdout, done.stderr, _parse(done.stdout))
 
@@ -134,15 +129,9 @@ def run_until_killed(
     a sync that dies mid-way. Everything it printed before dying is kept, as the platform
     would have received it."""
     with tempfile.TemporaryDirectory() as tmp:
-        args = [cli_path(), "read"]
-        for name, content in (("config", config), ("catalog", catalog), ("state", state)):
-            if content is not None:
-                path = Path(tmp, f"{name}.json")
-                path.write_text(json.dumps(content))
-                args += [f"--{name}", str(path)]
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        args = [cli_path(), "read", *_input_files(tmp, config, catalog, state)]
         with subprocess.Popen(
-            args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env
+            args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=ENV
         ) as process:
             assert process.stdout is not None
             lines, states = [], 0
@@ -157,6 +146,17 @@ def run_until_killed(
             exit_code = process.wait(timeout=timeout)
     stdout = "".join(lines)
     return ConnectorRun(exit_code, stdout, "", _parse(stdout))
+
+
+def _input_files(tmp: str, *contents: Any) -> list[str]:
+    """`--config/--catalog/--state FILE` for the contents given (None: left out)."""
+    args = []
+    for name, content in zip(("config", "catalog", "state"), contents, strict=True):
+        if content is not None:
+            path = Path(tmp, f"{name}.json")
+            path.write_text(json.dumps(content))
+            args += [f"--{name}", str(path)]
+    return args
 
 
 def _parse(stdout: str) -> list[dict[str, Any]]:
