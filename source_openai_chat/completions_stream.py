@@ -1,7 +1,7 @@
 """`chat_completions` on the CDK's concurrent engine, with a checkpoint after every page.
 
-The manifest still defines the stream (schema, requester, auth, retries) and is what `check`
-and the messages stream's parent read. For `read`, the source swaps in this stream: the same
+The manifest still defines the stream (schema, requester, auth, retries), and the messages
+stream reads it as its parent. As a stream of its own, the source swaps in this one: the same
 `DefaultStream`, with a cursor that owns the versioned state of feed_state.py and partitions
 that read through feed_reader.py. The CDK's own cursor cannot do it: its state for a data feed
 is one `created` value written when a partition ends, and custom incremental cursors are not
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterable, Mapping, MutableMapping
+from collections.abc import Callable, Iterable, Mapping, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -176,7 +176,9 @@ class CompletionsPartition(Partition):
 
 
 class CompletionsPartitions(PartitionGenerator):
-    def __init__(self, models: list[str] | None, make: Any) -> None:
+    """One partition for the whole list, or one per model of the `models` filter."""
+
+    def __init__(self, models: list[str] | None, make: Callable[[str | None], Partition]) -> None:
         self._models = models
         self._make = make
 

@@ -11,23 +11,20 @@ requester, behind `fetch`.
 from __future__ import annotations
 
 import logging
-import queue
-import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
 from airbyte_cdk.models import FailureType
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_openai_chat.feed_state import Checkpoint
+from source_openai_chat.read_ahead import read_ahead
 
 LOGGER = logging.getLogger("airbyte")
 
 MAX_RECOVERIES = 10  # vanished `after` ids per read before the sync fails (then it resumes)
 REMEMBERED_BOUNDARIES = 8  # earlier page ends to step back to when an `after` id vanishes
-
-T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -183,51 +180,3 @@ def _fail(message: str, failure_type: FailureType) -> AirbyteTracedException:
     return AirbyteTracedException(
         message=message, internal_message=message, failure_type=failure_type
     )
-
-
-_DONE = object()
-
-
-@dataclass(frozen=True)
-class _Raised:
-    error: BaseException
-
-
-def read_ahead(items: Iterator[T], depth: int = 1) -> Iterator[T]:
-    """Yield `items`, produced by a background thread that stays `depth` items ahead.
-
-    Errors raised while producing are raised here, in order. When the consumer stops early, the
-    producer stops at its next item.
-    """
-    buffer: queue.Queue[Any] = queue.Queue(maxsize=depth)
-    stopped = threading.Event()
-
-    def put(item: Any) -> bool:
-        while not stopped.is_set():
-            try:
-                buffer.put(item, timeout=0.2)  # wakes up to notice a consumer that left
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def produce() -> None:
-        try:
-            for item in items:
-                if not put(item):
-                    return
-            put(_DONE)
-        except BaseException as error:  # handed to the consumer, which raises it
-            put(_Raised(error))
-
-    threading.Thread(target=produce, name="read-ahead", daemon=True).start()
-    try:
-        while True:
-            item = buffer.get()
-            if item is _DONE:
-                return
-            if isinstance(item, _Raised):
-                raise item.error
-            yield item
-    finally:
-        stopped.set()
