@@ -79,6 +79,21 @@ class TestResume:
         assert min(r["created"] for r in resumed.records) >= newest  # stopped at the old floor
         assert stream_state(resumed) == {"state_version": 2, "created": str(newest + 300)}
 
+    def test_per_model_reads_resume_each_after_its_own_checkpoint(self, emulator, paged):
+        models = ["gpt-4o-2024-08-06", "o3-mini-2025-01-31"]
+        config = {**paged, "models": models, "page_size": 20}
+        wanted = {r["id"] for r in emulator.completions() if r["model"] in models}
+
+        killed = run_until_killed(config, catalog=INCREMENTAL, kill_after_states=4)
+        resumed = run_connector("read", config, catalog=INCREMENTAL, state=killed.last_state)
+
+        assert set(stream_state(killed)["models"]) <= set(models)
+        assert resumed.exit_code == 0
+        assert ids(killed.records) | ids(resumed.records) == wanted
+        assert len(ids(killed.records) & ids(resumed.records)) <= 20 * len(models)
+        final = stream_state(resumed)["models"]
+        assert all("checkpoint" not in final[model] for model in models)
+
     def test_sync_failing_after_its_retries_resumes_from_its_last_state(self, emulator, paged):
         emulator.inject(Fault("status", status=503, skip=3, times=-1))
 
