@@ -54,9 +54,8 @@ def retries_exhausted_as_transient(error: AirbyteErrorTraceMessage) -> None:
         return
     if not (error.internal_message or "").startswith(RETRIES_EXHAUSTED):
         return
-    cause = (error.internal_message or "").partition("Exception: ")[2].rstrip(
-        ". "
-    ) or "see the logs"
+    detail = (error.internal_message or "").partition("Exception: ")[2]
+    cause = detail.rstrip(". ") or "see the logs"
     error.failure_type = FailureType.transient_error
     error.message = (
         f"The API kept failing after every retry ({cause}). The sync stopped; run it again "
