@@ -76,7 +76,7 @@ class SourceOpenaiChat(YamlDeclarativeSource):
         parsed = parse_config(dict(self._config))
         requester = self._constructor.create_component(
             HttpRequesterModel,
-            self.resolved_manifest["definitions"]["list_reader_requester"],
+            self.resolved_manifest["definitions"]["list_requester"],
             self._config,
             name=STREAM_NAME,
         )

@@ -21,6 +21,7 @@ from unit_tests.builders import (
     list_request,
     page,
     state,
+    template,
 )
 
 DAY = 86_400
@@ -306,6 +307,21 @@ class TestErrors:
         output = _read(ConfigBuilder().build(), SyncMode.full_refresh)
 
         assert _ids(output) == ["c2", "c1"]
+
+    @HttpMocker()
+    def test_given_400_or_404_without_after_when_read_then_config_error_with_openai_message(
+        self, http_mocker
+    ):
+        for name, status in (("error_400", 400), ("error_404", 404)):
+            http_mocker.clear_all_matchers()
+            http_mocker.get(list_request(), error(name, status))
+
+            output = _read(ConfigBuilder().build(), SyncMode.full_refresh)
+
+            error_trace = output.errors[0].trace.error
+            assert error_trace.failure_type == FailureType.config_error
+            assert template(name)["error"]["message"] in error_trace.message
+            assert "check base_url" in error_trace.message
 
     @HttpMocker()
     def test_given_persistent_500_when_read_then_transient_error_after_retries(self, http_mocker):
