@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable, Mapping, MutableMapping
 from dataclasses import InitVar, dataclass
 from typing import Any
@@ -23,9 +22,9 @@ from airbyte_cdk.sources.streams.http.error_handlers.response_models import (
     ResponseAction,
 )
 from airbyte_cdk.sources.types import Config, Record, StreamSlice
-from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
-LOGGER = logging.getLogger("airbyte")
+from source_openai_chat.feed_reader import Page, next_after
+
 _PARSED_PAGE = "_source_openai_chat_page"
 
 
@@ -74,10 +73,10 @@ class AdvancingCursorPagination(PaginationStrategy):
 
     The CDK's `CursorPagination` requests whatever token the page yields: a server that answers
     the same page again, so that its last id does not advance, would be asked for it forever.
-    This strategy stops on `has_more: false` or an empty page (logging a warning when an empty
-    page claims more), falls back to the last item's id when `last_id` is missing (some
-    OpenAI-compatible servers leave it out), and fails the sync with a clear message when the
-    id does not advance.
+    This strategy takes the next id as the list reader does (`feed_reader.next_after`): it
+    stops on `has_more: false` or an empty page (with a warning when an empty page claims
+    more), falls back to the last item's id when `last_id` is missing (some OpenAI-compatible
+    servers leave it out), and fails the sync with a clear message when the id does not advance.
     """
 
     config: Config
@@ -102,26 +101,8 @@ class AdvancingCursorPagination(PaginationStrategy):
         stream_slice: StreamSlice | None = None,
     ) -> Any | None:
         body = page_body(response)
-        data = body.get("data") or []
-        if not body.get("has_more"):
-            return None
-        if not data:
-            LOGGER.warning(
-                "The API said there were more pages after id %r but sent an empty one; "
-                "ending this stream's read here.",
-                last_page_token_value,
-            )
-            return None
-        token = body.get("last_id") or data[-1].get("id")
-        if not token or token == last_page_token_value:
-            message = (
-                f"The API returned the same page again (after={last_page_token_value!r}): "
-                "paging cannot advance, so the sync stops instead of looping."
-            )
-            raise AirbyteTracedException(
-                message=message, internal_message=message, failure_type=FailureType.transient_error
-            )
-        return token
+        page = Page(body.get("data") or [], bool(body.get("has_more")), body.get("last_id"))
+        return next_after(page, last_page_token_value)
 
     def get_page_size(self) -> int | None:
         return self._page_size

@@ -107,18 +107,18 @@ class NewestFirstFeed:
                 )
                 continue
             records, reached_bound = self._select(page.records, delivered_down_to)
-            next_after = None if reached_bound else _next_after(page, after)
+            following = None if reached_bound else next_after(page, after)
             checkpoint = None
-            if next_after:
-                boundary = Boundary(next_after, _last_created(page.records))
+            if following:
+                boundary = Boundary(following, _last_created(page.records))
                 boundaries.append(boundary)
                 del boundaries[1 : -REMEMBERED_BOUNDARIES or None]
                 if boundary.created is not None and (
                     delivered_down_to is None or boundary.created <= delivered_down_to
                 ):
-                    checkpoint = Checkpoint(next_after, boundary.created, self.newest_created)
+                    checkpoint = Checkpoint(following, boundary.created, self.newest_created)
             yield records, checkpoint
-            if not next_after:
+            if not following:
                 return
 
     def _select(self, items: list[Any], delivered_down_to: int | None) -> tuple[list[Any], bool]:
@@ -146,13 +146,13 @@ class NewestFirstFeed:
         return selected, False
 
 
-def _next_after(page: Page, after: str | None) -> str | None:
+def next_after(page: Page, after: str | None) -> str | None:
     """The id to continue after, or None at the end; never the same page twice."""
     if not page.has_more:
         return None
     if not page.records:
         LOGGER.warning(
-            "The API said there were more completions after %r but sent an empty one; "
+            "The API said there were more items after %r but sent an empty one; "
             "ending this read here.",
             after,
         )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import InitVar, dataclass
 from typing import Any
@@ -15,8 +14,6 @@ from airbyte_cdk.sources.types import Config, Record, StreamSlice
 
 from source_openai_chat.feed_reader import NewestFirstFeed
 from source_openai_chat.list_pages import list_page_fetcher
-
-LOGGER = logging.getLogger("airbyte")
 
 
 @dataclass
