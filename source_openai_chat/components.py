@@ -2,28 +2,25 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, MutableMapping
+from collections.abc import Iterable, Mapping
 from dataclasses import InitVar, dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import orjson
 import requests
 from airbyte_cdk.models import FailureType
-from airbyte_cdk.sources.declarative.extractors.record_extractor import RecordExtractor
 from airbyte_cdk.sources.declarative.interpolation import InterpolatedString
 from airbyte_cdk.sources.declarative.requesters.error_handlers import DefaultErrorHandler
-from airbyte_cdk.sources.declarative.requesters.paginators.strategies.pagination_strategy import (
-    PaginationStrategy,
-)
-from airbyte_cdk.sources.declarative.transformations import RecordTransformation
+from airbyte_cdk.sources.declarative.retrievers import Retriever
+from airbyte_cdk.sources.streams.core import StreamData
 from airbyte_cdk.sources.streams.http.error_handlers import BackoffStrategy
 from airbyte_cdk.sources.streams.http.error_handlers.response_models import (
     ErrorResolution,
     ResponseAction,
 )
-from airbyte_cdk.sources.types import Config, Record, StreamSlice
-
-from source_openai_chat.feed_reader import Page, next_after
+from airbyte_cdk.sources.types import StreamSlice
 
 _PARSED_PAGE = "_source_openai_chat_page"
 
@@ -40,11 +37,12 @@ def page_body(response: requests.Response) -> Any:
 
 @dataclass
 class RetryAfterBackoffStrategy(BackoffStrategy):
-    """Waits exactly as long as OpenAI asks: `retry-after-ms`, else `retry-after` (seconds).
+    """Waits exactly as long as OpenAI asks: `retry-after-ms`, else `retry-after` (seconds or an
+    HTTP date), capped at `max_wait_seconds` as OpenAI's own SDK does.
 
     The CDK's `WaitTimeFromHeader` reads one header as seconds and adds a second to it; OpenAI
-    sends milliseconds in `retry-after-ms`. Returns None without either header so the next
-    strategy (exponential backoff) decides.
+    sends milliseconds in `retry-after-ms`, and proxies send `retry-after` as a date. Returns
+    None without either header so the next strategy (exponential backoff) decides.
     """
 
     max_wait_seconds: float = 120.0
@@ -57,93 +55,55 @@ class RetryAfterBackoffStrategy(BackoffStrategy):
         if not isinstance(response_or_exception, requests.Response):
             return None
         headers = response_or_exception.headers
-        for name, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
-            try:
-                wait = float(headers[name]) * scale
-            except (KeyError, ValueError):
-                continue
-            if wait >= 0:
+        for name, parse in (("retry-after-ms", _milliseconds), ("retry-after", _seconds_or_date)):
+            wait = parse(headers.get(name))
+            if wait is not None and wait >= 0:
                 return min(wait, self.max_wait_seconds)
         return None
 
 
-@dataclass
-class AdvancingCursorPagination(PaginationStrategy):
-    """OpenAI's list paging (`after` = the page's last id) that can never loop.
-
-    The CDK's `CursorPagination` requests whatever token the page yields: a server that answers
-    the same page again, so that its last id does not advance, would be asked for it forever.
-    This strategy takes the next id as the list reader does (`feed_reader.next_after`): it
-    stops on `has_more: false` or an empty page (with a warning when an empty page claims
-    more), falls back to the last item's id when `last_id` is missing (some OpenAI-compatible
-    servers leave it out), and fails the sync with a clear message when the id does not advance.
-    """
-
-    config: Config
-    parameters: InitVar[Mapping[str, Any]]
-    page_size: int | str = 100
-
-    def __post_init__(self, parameters: Mapping[str, Any]) -> None:
-        size = InterpolatedString.create(str(self.page_size), parameters=parameters)
-        self._page_size = int(size.eval(self.config))
-
-    @property
-    def initial_token(self) -> Any | None:
+def _milliseconds(value: str | None) -> float | None:
+    try:
+        return float(value) / 1000 if value is not None else None
+    except ValueError:
         return None
 
-    def next_page_token(
-        self,
-        response: requests.Response,
-        last_page_size: int,
-        last_record: Record | None,
-        last_page_token_value: Any | None,
-        page_size_override: int | None = None,
-        stream_slice: StreamSlice | None = None,
-    ) -> Any | None:
-        body = page_body(response)
-        page = Page(body.get("data") or [], bool(body.get("has_more")), body.get("last_id"))
-        return next_after(page, last_page_token_value)
 
-    def get_page_size(self) -> int | None:
-        return self._page_size
-
-
-@dataclass
-class ListDataExtractor(RecordExtractor):
-    """The items of an OpenAI list page: `response.json()["data"]`.
-
-    Same result as the CDK's `DpathExtractor` with `field_path: [data]`, which walks the whole
-    decoded page through `dpath` for every response; on 100-record pages that walk cost more
-    than parsing the JSON itself. A body without a `data` list yields nothing (the error
-    handler has already retried a page that is not a complete JSON list).
-    """
-
-    def extract_records(self, response: requests.Response) -> Iterable[MutableMapping[Any, Any]]:
-        body = page_body(response)
-        data = body.get("data") if isinstance(body, dict) else None
-        return data if isinstance(data, list) else []
+def _seconds_or_date(value: str | None) -> float | None:
+    if value is None:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        pass
+    try:
+        moment = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return max(0.0, (moment - datetime.now(UTC)).total_seconds())
 
 
 @dataclass
-class AddCompletionFields(RecordTransformation):
-    """Adds the parent's `completion_id` and `completion_created` to each input message.
+class ReadBySource(Retriever):
+    """The retriever of a stream that source.py reads with its own partitions.
 
-    The CDK's `AddFields` does the same by rendering a Jinja template per field and per record;
-    with one partition per completion, those renders were as costly as building the requests
-    themselves, and CPU bounds how much the concurrent messages read gains from more workers.
+    The manifest declares both streams (name, primary key, schema), but their reads need what
+    no declarative retriever offers: a checkpoint inside a newest-first read, recovery from a
+    deleted `after` id, and ordered concurrent fetching of messages. `SourceOpenaiChat.streams`
+    replaces every stream that uses this retriever; reaching it means that replacement did not
+    happen, which must fail loudly rather than read the list a second way.
     """
 
-    def transform(
-        self,
-        record: dict[str, Any],
-        config: Config | None = None,
-        stream_state: Any | None = None,
-        stream_slice: StreamSlice | None = None,
-    ) -> None:
-        if stream_slice is None:
-            return
-        record["completion_id"] = stream_slice.partition.get("completion_id")
-        record["completion_created"] = stream_slice.extra_fields.get("created")
+    parameters: InitVar[Mapping[str, Any]]
+
+    def read_records(
+        self, records_schema: Mapping[str, Any], stream_slice: StreamSlice | None = None
+    ) -> Iterable[StreamData]:
+        raise RuntimeError(
+            "this stream is read by SourceOpenaiChat.streams(), not by the manifest's retriever"
+        )
 
 
 @dataclass

@@ -76,6 +76,7 @@ class OpenAIChatConfig(BaseModel):
     max_retries: int = Field(default=5, ge=0, le=20, strict=True)
     max_retry_seconds: int = Field(default=600, ge=1, le=86400, strict=True)
     num_workers: int = Field(default=8, ge=1, le=32, strict=True)
+    max_requests_per_second: float | None = Field(default=None, gt=0, le=10000)
     models: list[str] | None = None
     metadata_filter: list[MetadataPair] | None = None
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+import requests
 from airbyte_cdk.models import AirbyteErrorTraceMessage, FailureType
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
@@ -55,9 +56,27 @@ def retries_exhausted_as_transient(error: AirbyteErrorTraceMessage) -> None:
     if not (error.internal_message or "").startswith(RETRIES_EXHAUSTED):
         return
     detail = (error.internal_message or "").partition("Exception: ")[2]
-    cause = detail.rstrip(". ") or "see the logs"
     error.failure_type = FailureType.transient_error
-    error.message = (
+    error.message = retries_exhausted(detail.rstrip(". ") or "see the logs").message
+
+
+def retries_exhausted(cause: str) -> AirbyteTracedException:
+    """A request that failed on every retry: transient, and the sync can resume."""
+    message = (
         f"The API kept failing after every retry ({cause}). The sync stopped; run it again "
         "to continue from the last state it saved."
     )
+    return AirbyteTracedException(
+        message=message, internal_message=message, failure_type=FailureType.transient_error
+    )
+
+
+def describe_answer(answer: requests.Response | BaseException) -> str:
+    """What the API answered, in a few words: the status and OpenAI's own message."""
+    if not isinstance(answer, requests.Response):
+        return f"{type(answer).__name__}: {answer}"
+    try:
+        detail = str(answer.json()["error"]["message"])
+    except (ValueError, KeyError, TypeError):
+        detail = answer.reason or "no message"
+    return f"HTTP {answer.status_code}: {detail}"

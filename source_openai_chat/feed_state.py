@@ -11,12 +11,18 @@ position (all models, or one model when `models` is set):
   delivered, to continue the list after it; `after_created`, its `created`, to find the place
   again if that id was deleted meanwhile; `newest_created`, the highest `created` delivered,
   which becomes the floor once the sync reaches the old floor.
+- `fetched` (the messages stream only): the completions of the lookback window whose messages
+  were delivered, so the next sync does not request them again (see fetched_window.py).
 
 Version 2 (this one):
     {"state_version": 2, "created": "1767225600",
      "checkpoint": {"after": "chatcmpl-..", "after_created": 1767139200,
                     "newest_created": 1767312000},
+     "fetched": "AAAAAGlP...",
      "models": {"gpt-4o": {"created": "...", "checkpoint": {...}}}}
+
+`chat_completion_messages` keeps the same shape for the completions it lists; its version 1 is
+the CDK's substream state (`{"parent_state": {"chat_completions": <version 1>}, ...}`).
 """
 
 from __future__ import annotations
@@ -25,6 +31,8 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
+
+from source_openai_chat.fetched_window import FetchedWindow
 
 STATE_VERSION = 2
 ALL_MODELS = ""  # the position of a sync without a `models` filter
@@ -65,11 +73,14 @@ class FeedPosition:
 
     created: int | None = None
     checkpoint: Checkpoint | None = None
+    fetched: FetchedWindow | None = None
 
-    def finished(self, newest_created: int | None) -> FeedPosition:
+    def finished(
+        self, newest_created: int | None, fetched: FetchedWindow | None = None
+    ) -> FeedPosition:
         """The position once a sync reached the floor: the newest `created` it delivered."""
         candidates = [value for value in (self.created, newest_created) if value is not None]
-        return FeedPosition(created=max(candidates) if candidates else None)
+        return FeedPosition(created=max(candidates) if candidates else None, fetched=fetched)
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -77,13 +88,19 @@ class FeedPosition:
             out["created"] = str(self.created)  # a string, as version 1 (the CDK) wrote it
         if self.checkpoint is not None:
             out["checkpoint"] = self.checkpoint.to_json()
+        if self.fetched is not None:
+            out["fetched"] = self.fetched.encode()
         return out
 
     @classmethod
     def from_json(cls, value: Any) -> FeedPosition:
         if not isinstance(value, Mapping):
             return cls()
-        return cls(_as_seconds(value.get("created")), Checkpoint.from_json(value.get("checkpoint")))
+        return cls(
+            _as_seconds(value.get("created")),
+            Checkpoint.from_json(value.get("checkpoint")),
+            _as_window(value.get("fetched")),
+        )
 
 
 @dataclass
@@ -96,11 +113,12 @@ class FeedState:
         if key in self.positions:
             return self.positions[key]
         if key != ALL_MODELS and ALL_MODELS in self.positions:
-            return replace(self.positions[ALL_MODELS], checkpoint=None)
+            return replace(self.positions[ALL_MODELS], checkpoint=None, fetched=None)
         return FeedPosition()
 
     def without_floors(self) -> FeedState:
-        """For a full refresh: keep the checkpoints (to resume), forget what earlier syncs read."""
+        """For a full refresh: keep the checkpoints (to resume), forget what earlier syncs read
+        (their floors and the completions whose messages they fetched)."""
         return FeedState(
             {
                 key: FeedPosition(checkpoint=position.checkpoint)
@@ -125,10 +143,15 @@ class FeedState:
             return cls()
         version = state.get("state_version")
         if version is None:
+            parent = state.get("parent_state")
+            if isinstance(parent, Mapping) and "chat_completions" in parent:
+                # The messages stream's version 1: the CDK's substream state, whose parent
+                # cursor is where the listing of its completions stopped.
+                return cls._from_version_1(parent["chat_completions"] or {})
             return cls._from_version_1(state)
         if version != STATE_VERSION:
             raise UnreadableState(
-                f"The saved state of chat_completions has version {version!r}; this connector "
+                f"The saved state has version {version!r}; this connector "
                 f"reads version {STATE_VERSION} and older. Reset the stream or use a newer "
                 "connector version."
             )
@@ -155,10 +178,21 @@ class FeedState:
                 positions[str(model)] = FeedPosition(created)
         if not positions:
             LOGGER.warning(
-                "The saved state of chat_completions has no cursor this connector knows; "
+                "The saved state has no cursor this connector knows; "
                 "reading from the start date (records already synced will be delivered again)."
             )
         return cls(positions)
+
+
+def _as_window(value: Any) -> FetchedWindow | None:
+    """An unreadable window costs requests, never records: its completions are fetched again."""
+    if not isinstance(value, str):
+        return None
+    try:
+        return FetchedWindow.decode(value)
+    except ValueError:
+        LOGGER.warning("The saved list of fetched completions is unreadable; fetching them again.")
+        return None
 
 
 def _as_seconds(value: Any) -> int | None:

@@ -19,16 +19,13 @@ from airbyte_cdk.models import (
     Type,
 )
 from airbyte_cdk.sources.declarative.models import HttpRequester as HttpRequesterModel
+from airbyte_cdk.sources.declarative.requesters import HttpRequester
 from airbyte_cdk.sources.declarative.yaml_declarative_source import YamlDeclarativeSource
 from airbyte_cdk.sources.streams.concurrent.abstract_stream import AbstractStream
 from airbyte_cdk.sources.streams.concurrent.default_stream import DefaultStream
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
-from source_openai_chat.completions_stream import (
-    STREAM_NAME,
-    ReadSettings,
-    build_completions_stream,
-)
+from source_openai_chat.completions_stream import STREAM_NAME, build_completions_stream
 from source_openai_chat.config import DATE_FORMAT, InvalidConfig, OpenAIChatConfig, parse_config
 from source_openai_chat.errors import (
     explain_check_failure,
@@ -36,6 +33,10 @@ from source_openai_chat.errors import (
     with_stream_failure_type,
 )
 from source_openai_chat.feed_state import FeedState, UnreadableState
+from source_openai_chat.feed_stream import ReadSettings
+from source_openai_chat.messages_fetch import MessagesFetcher
+from source_openai_chat.messages_stream import MESSAGES_STREAM, build_messages_stream
+from source_openai_chat.rate_limiter import SharedRateLimiter
 
 
 class SourceOpenaiChat(YamlDeclarativeSource):
@@ -62,28 +63,22 @@ class SourceOpenaiChat(YamlDeclarativeSource):
         self._configured_catalog = catalog
 
     def streams(self, config: Mapping[str, Any]) -> list[AbstractStream]:  # type: ignore[override]
-        """The manifest's streams, with `chat_completions` reading through the checkpointing
-        reader (completions_stream.py) instead of the CDK's paginator and cursor."""
-        streams = super().streams(config)
+        """The manifest's streams, each replaced by the source's own reader (the manifest only
+        declares them: see `ReadBySource` in components.py)."""
+        builders = {STREAM_NAME: self._completions, MESSAGES_STREAM: self._messages}
         return [
-            self._checkpointed(stream)
-            if stream.name == STREAM_NAME and isinstance(stream, DefaultStream)
+            builders[stream.name](stream)
+            if stream.name in builders and isinstance(stream, DefaultStream)
             else stream
-            for stream in streams
+            for stream in super().streams(config)
         ]
 
-    def _checkpointed(self, declarative: DefaultStream) -> DefaultStream:
+    def _completions(self, declarative: DefaultStream) -> DefaultStream:
         parsed = parse_config(dict(self._config))
-        requester = self._constructor.create_component(
-            HttpRequesterModel,
-            self.resolved_manifest["definitions"]["list_requester"],
-            self._config,
-            name=STREAM_NAME,
-        )
         return build_completions_stream(
             declarative,
-            requester,
-            self._feed_state(),
+            self._requester("list_requester", STREAM_NAME),
+            self._feed_state(STREAM_NAME),
             parsed.models,
             # Prefetching the next page only pays in `read`; `check` wants one request.
             read_settings(parsed, prefetch=self._configured_catalog is not None),
@@ -91,17 +86,49 @@ class SourceOpenaiChat(YamlDeclarativeSource):
             self._connector_state_manager,
         )
 
-    def _feed_state(self) -> FeedState:
+    def _messages(self, declarative: DefaultStream) -> DefaultStream:
+        parsed = parse_config(dict(self._config))
+        limiter = SharedRateLimiter(
+            max_rate=parsed.max_requests_per_second, stall_seconds=parsed.max_retry_seconds
+        )
+        fetcher = MessagesFetcher(
+            self._requester("messages_requester", MESSAGES_STREAM),
+            limiter,
+            page_size=parsed.page_size,
+            connections=parsed.num_workers,
+        )
+        return build_messages_stream(
+            declarative,
+            self._requester("list_requester", MESSAGES_STREAM),
+            fetcher,
+            limiter,
+            parsed.num_workers,
+            self._feed_state(MESSAGES_STREAM),
+            parsed.models,
+            read_settings(parsed),
+            self._message_repository,
+            self._connector_state_manager,
+        )
+
+    def _requester(self, definition: str, stream_name: str) -> HttpRequester:
+        return self._constructor.create_component(
+            HttpRequesterModel,
+            self.resolved_manifest["definitions"][definition],
+            self._config,
+            name=stream_name,
+        )
+
+    def _feed_state(self, stream_name: str) -> FeedState:
         try:
             state = FeedState.from_json(
-                self._connector_state_manager.get_stream_state(STREAM_NAME, None)
+                self._connector_state_manager.get_stream_state(stream_name, None)
             )
         except UnreadableState as error:
-            message = str(error)
+            message = f"{stream_name}: {error}"
             raise AirbyteTracedException(
                 message=message, internal_message=message, failure_type=FailureType.config_error
             ) from None
-        if self._sync_mode(STREAM_NAME) == SyncMode.full_refresh:
+        if self._sync_mode(stream_name) == SyncMode.full_refresh:
             return state.without_floors()
         return state
 

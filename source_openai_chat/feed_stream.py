@@ -1,0 +1,163 @@
+"""What both streams share: how the list of completions is read, partitioned and checkpointed.
+
+`chat_completions` and `chat_completion_messages` each list the completions through
+`open_feed` (the same lower bound, `start_date` rule, model partitions, metadata filter and
+recovery from a vanished `after` id) and keep a `FeedState` through a `FeedCursor`. The CDK's
+own cursor cannot do it: its state for a data feed is one value written when a partition ends,
+and the concurrent declarative engine accepts no custom incremental cursor.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterable, MutableMapping
+from dataclasses import dataclass
+from typing import Any
+
+from airbyte_cdk.sources.connector_state_manager import ConnectorStateManager
+from airbyte_cdk.sources.declarative.requesters import HttpRequester
+from airbyte_cdk.sources.message import MessageRepository
+from airbyte_cdk.sources.streams.concurrent.cursor import Cursor, CursorField
+from airbyte_cdk.sources.streams.concurrent.partitions.partition import Partition
+from airbyte_cdk.sources.streams.concurrent.partitions.partition_generator import (
+    PartitionGenerator,
+)
+from airbyte_cdk.sources.types import Record, StreamSlice
+
+from source_openai_chat.feed_reader import NewestFirstFeed
+from source_openai_chat.feed_state import FeedPosition, FeedState
+from source_openai_chat.list_pages import list_page_fetcher
+
+LOGGER = logging.getLogger("airbyte")
+
+
+@dataclass(frozen=True)
+class ReadSettings:
+    """What every partition's read needs from the config."""
+
+    page_size: int
+    lookback_seconds: int
+    start: int | None  # `start_date` as epoch seconds
+    prefetch: bool = True
+
+
+def lower_bound(floor: int | None, settings: ReadSettings) -> int | None:
+    """Where a read stops: the floor minus the lookback, and never below `start_date`, whatever
+    the saved state says (a floor below it, for example after `start_date` was raised)."""
+    lower = None if floor is None else floor - settings.lookback_seconds
+    if settings.start is None:
+        return lower
+    return settings.start if lower is None else max(lower, settings.start)
+
+
+def open_feed(
+    requester: HttpRequester,
+    model: str | None,
+    position: FeedPosition,
+    settings: ReadSettings,
+    on_odd_record: Callable[[Any], None],
+) -> NewestFirstFeed:
+    """The one way either stream reads the list: newest first, from the position's checkpoint
+    (if any) down to its lower bound."""
+    stream_slice = StreamSlice(partition={"model": model} if model else {}, cursor_slice={})
+    return NewestFirstFeed(
+        fetch=list_page_fetcher(requester, stream_slice, settings.page_size, model),
+        lower_bound=lower_bound(position.created, settings),
+        resume=position.checkpoint,
+        on_odd_record=on_odd_record,
+        prefetch=settings.prefetch,
+    )
+
+
+class FeedCursor(Cursor):
+    """Holds a stream's `FeedState` and emits it as a STATE message at every checkpoint.
+
+    Partitions call `save` from their worker thread after handing the records it covers to the
+    engine's queue; the message goes through the same queue (the CDK's
+    ConcurrentMessageRepository), so a state is never printed before the records it covers.
+    """
+
+    def __init__(
+        self,
+        stream_name: str,
+        cursor_field: str,
+        state: FeedState,
+        message_repository: MessageRepository,
+        state_manager: ConnectorStateManager,
+    ) -> None:
+        self._stream_name = stream_name
+        self._cursor_field = CursorField(cursor_field)
+        self._state = state
+        self._message_repository = message_repository
+        self._state_manager = state_manager
+        self._lock = threading.Lock()
+        self._emitted = False
+        self._warned_odd_record = False
+
+    @property
+    def state(self) -> MutableMapping[str, Any]:
+        with self._lock:
+            return self._state.to_json()
+
+    @property
+    def cursor_field(self) -> CursorField:
+        return self._cursor_field
+
+    def position(self, key: str) -> FeedPosition:
+        with self._lock:
+            return self._state.position(key)
+
+    def save(self, key: str, position: FeedPosition) -> None:
+        with self._lock:
+            self._state.positions[key] = position
+            self._emit()
+
+    def warn_odd_record(self, record: Any) -> None:
+        """One warning per stream: a completion without an integer `created`."""
+        with self._lock:
+            if self._warned_odd_record:
+                return
+            self._warned_odd_record = True
+        LOGGER.warning(
+            "%s: a chat completion without an integer `created` (id %r) was read as it is; it "
+            "does not move the cursor. Further ones in this sync get no warning.",
+            self._stream_name,
+            record.get("id") if isinstance(record, dict) else None,
+        )
+
+    def observe(self, record: Record) -> None:
+        """Nothing to do per record: partitions save a position per checkpoint."""
+
+    def close_partition(self, partition: Partition) -> None:
+        """Nothing to do: the partition saved its final position after its last record."""
+
+    def ensure_at_least_one_state_emitted(self) -> None:
+        with self._lock:
+            if not self._emitted:
+                self._emit()
+
+    def should_be_synced(self, record: Record) -> bool:
+        return True
+
+    def stream_slices(self) -> Iterable[StreamSlice]:
+        yield StreamSlice(partition={}, cursor_slice={})
+
+    def _emit(self) -> None:
+        self._state_manager.update_state_for_stream(self._stream_name, None, self._state.to_json())
+        self._message_repository.emit_message(
+            self._state_manager.create_state_message(self._stream_name, None)
+        )
+        self._emitted = True
+
+
+class ModelPartitions(PartitionGenerator):
+    """One partition for the whole list, or one per model of the `models` filter."""
+
+    def __init__(self, models: list[str] | None, make: Callable[[str | None], Partition]) -> None:
+        self._models = models
+        self._make = make
+
+    def generate(self) -> Iterable[Partition]:
+        for model in self._models or [None]:
+            yield self._make(model)

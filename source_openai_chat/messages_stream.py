@@ -1,0 +1,282 @@
+"""`chat_completion_messages`: the list read as `chat_completions` reads it, then each listed
+completion's input messages, fetched concurrently, delivered in list order, checkpointed.
+
+Why not the CDK's substream: its parent listing was a second implementation of the list (and
+drifted from the first), its state is written only when the read ends, it requests the
+messages of every completion in the lookback window again on every sync, and its workers run
+as far ahead of any checkpoint as the partition queue allows.
+
+Here one partition per list position (all models, or one per model) reads the list with
+`open_feed` and hands each completion that needs its messages to a shared pool of
+`num_workers` threads, paced by one `SharedRateLimiter`. Messages come out in list order, so
+"every completion up to X is delivered" is a checkpoint: one is saved whenever
+`CHECKPOINT_EVERY` requested completions have been delivered since the last one, and at list
+page ends. No worker starts a completion more than `REQUESTED_AHEAD` requested completions past
+the last saved checkpoint, so a resumed sync requests at most that many again, however many
+messages a completion has. The state also carries the completions of the lookback window whose
+messages were delivered (fetched_window.py): the next sync lists them again but does not
+request them again.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import Future
+from dataclasses import dataclass
+from typing import Any
+
+from airbyte_cdk.sources.connector_state_manager import ConnectorStateManager
+from airbyte_cdk.sources.declarative.requesters import HttpRequester
+from airbyte_cdk.sources.message import MessageRepository
+from airbyte_cdk.sources.streams.concurrent.default_stream import DefaultStream
+from airbyte_cdk.sources.streams.concurrent.partitions.partition import Partition
+from airbyte_cdk.sources.types import Record, StreamSlice
+
+from source_openai_chat.feed_state import ALL_MODELS, Checkpoint, FeedPosition, FeedState
+from source_openai_chat.feed_stream import (
+    FeedCursor,
+    ModelPartitions,
+    ReadSettings,
+    lower_bound,
+    open_feed,
+)
+from source_openai_chat.fetched_window import FetchedWindow
+from source_openai_chat.messages_fetch import MessagesFetcher
+from source_openai_chat.rate_limiter import SharedRateLimiter
+
+MESSAGES_STREAM = "chat_completion_messages"
+REQUESTED_AHEAD = 100  # requested completions past the last checkpoint, at most
+CHECKPOINT_EVERY = 50  # requested completions delivered between two checkpoints
+
+Messages = list[dict[str, Any]] | None
+
+
+class DaemonPool:
+    """`submit(fn, arg)` on `size` daemon threads, started on first use.
+
+    Why not `ThreadPoolExecutor`: its threads are joined when the interpreter exits, so a sync
+    that had already failed would wait for every request still retrying or waiting out a rate
+    limit before it could exit.
+    """
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._jobs: queue.SimpleQueue[tuple[Future[Any], Callable[[str], Any], str]] = (
+            queue.SimpleQueue()
+        )
+        self._started = False
+        self._lock = threading.Lock()
+
+    def submit(self, fn: Callable[[str], Any], argument: str) -> Future[Any]:
+        with self._lock:
+            if not self._started:
+                for index in range(self._size):
+                    name = f"messages-{index}"
+                    threading.Thread(target=self._work, name=name, daemon=True).start()
+                self._started = True
+        future: Future[Any] = Future()
+        self._jobs.put((future, fn, argument))
+        return future
+
+    def _work(self) -> None:
+        while True:
+            future, fn, argument = self._jobs.get()
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                future.set_result(fn(argument))
+            except BaseException as error:  # handed to the partition, which raises it
+                future.set_exception(error)
+
+
+@dataclass
+class _Listed:
+    """A listed completion on its way out: its messages (a future, or None when an earlier
+    sync delivered them) and the checkpoint that is true once it is delivered."""
+
+    completion: dict[str, Any]
+    messages: Future[Messages] | None
+    checkpoint: Checkpoint | None
+    page_end: bool
+
+
+class MessagesPartition(Partition):
+    """The messages of every completion one newest-first read of the list yields."""
+
+    def __init__(
+        self,
+        model: str | None,
+        requester: HttpRequester,
+        fetcher: MessagesFetcher,
+        pool: DaemonPool,
+        limiter: SharedRateLimiter,
+        cursor: FeedCursor,
+        settings: ReadSettings,
+    ) -> None:
+        self._model = model
+        self._key = model or ALL_MODELS
+        self._requester = requester
+        self._fetcher = fetcher
+        self._pool = pool
+        self._limiter = limiter
+        self._cursor = cursor
+        self._settings = settings
+        self._slice = StreamSlice(partition={"model": model} if model else {}, cursor_slice={})
+
+    def read(self) -> Iterable[Record]:
+        position = self._cursor.position(self._key)
+        feed = open_feed(
+            self._requester, self._model, position, self._settings, self._cursor.warn_odd_record
+        )
+        # Completions below the next sync's lower bound need not be remembered as fetched.
+        next_window = lambda: lower_bound(  # noqa: E731
+            position.finished(feed.newest_created).created, self._settings
+        )
+        delivery = _OrderedDelivery(self, position, next_window)
+        try:
+            for completions, page_checkpoint in feed.pages():
+                for index, completion in enumerate(completions):
+                    yield from delivery.make_room()
+                    last = index == len(completions) - 1
+                    delivery.add(completion, page_checkpoint, page_end=last)
+            yield from delivery.drain()
+        except GeneratorExit:
+            delivery.cancel()
+            raise
+        except BaseException:
+            delivery.cancel()
+            self._limiter.stop()  # the sync fails: wake the requests waiting on the limiter
+            raise
+        # Keep the completions the next sync lists again: those above its lower bound.
+        next_floor = position.finished(feed.newest_created).created
+        keep = delivery.fetched.since(lower_bound(next_floor, self._settings))
+        self._cursor.save(self._key, position.finished(feed.newest_created, keep))
+
+    def record(self, message: dict[str, Any], completion: dict[str, Any]) -> Record:
+        message["completion_id"] = completion.get("id")
+        message["completion_created"] = completion.get("created")
+        return Record(data=message, stream_name=MESSAGES_STREAM, associated_slice=self._slice)
+
+    def submit(self, completion_id: str) -> Future[Messages]:
+        return self._pool.submit(self._fetcher.messages, completion_id)
+
+    def save(self, position: FeedPosition) -> None:
+        self._cursor.save(self._key, position)
+
+    def to_slice(self) -> Mapping[str, Any] | None:
+        return self._slice
+
+    def stream_name(self) -> str:
+        return MESSAGES_STREAM
+
+    def __hash__(self) -> int:
+        return hash((MESSAGES_STREAM, self._key))
+
+
+class _OrderedDelivery:
+    """The listed completions between the last checkpoint and the newest one requested."""
+
+    def __init__(
+        self,
+        partition: MessagesPartition,
+        position: FeedPosition,
+        next_window: Callable[[], int | None],
+    ) -> None:
+        self._partition = partition
+        self._position = position
+        self._next_window = next_window
+        # Completions whose messages were delivered, by an earlier sync (the saved window) or
+        # by this one: not requested again.
+        self.fetched = FetchedWindow().union(position.fetched or FetchedWindow())
+        self._pending: deque[_Listed] = deque()
+        self._requested_past_checkpoint = 0
+        self._delivered_past_checkpoint = 0
+
+    def add(
+        self, completion: dict[str, Any], page_checkpoint: Checkpoint | None, page_end: bool
+    ) -> None:
+        completion_id = completion.get("id")
+        created = completion.get("created")
+        if not isinstance(completion_id, str):
+            raise ValueError(f"a listed completion has no string id: {completion_id!r}")
+        known = type(created) is int and self.fetched.contains(completion_id)
+        messages = None if known else self._partition.submit(completion_id)
+        if messages is not None:
+            self._requested_past_checkpoint += 1
+        checkpoint = None
+        if page_end:
+            checkpoint = page_checkpoint
+        elif page_checkpoint is not None and type(created) is int:
+            # Inside a page the feed allows checkpoints in, any completion is a place to
+            # continue after.
+            checkpoint = Checkpoint(completion_id, created, page_checkpoint.newest_created)
+        self._pending.append(_Listed(completion, messages, checkpoint, page_end))
+
+    def make_room(self) -> Iterator[Record]:
+        """Deliver from the front until one more completion may be requested."""
+        while self._requested_past_checkpoint >= REQUESTED_AHEAD and self._pending:
+            yield from self._deliver_front()
+
+    def drain(self) -> Iterator[Record]:
+        while self._pending:
+            yield from self._deliver_front()
+
+    def cancel(self) -> None:
+        for listed in self._pending:
+            if listed.messages is not None:
+                listed.messages.cancel()
+
+    def _deliver_front(self) -> Iterator[Record]:
+        listed = self._pending.popleft()
+        completion = listed.completion
+        if listed.messages is not None:
+            for message in listed.messages.result() or []:
+                yield self._partition.record(message, completion)
+            self._delivered_past_checkpoint += 1
+        created = completion.get("created")
+        keep_from = self._next_window()
+        if type(created) is int and (keep_from is None or created >= keep_from):
+            self.fetched.add(completion["id"], created)
+        due = self._delivered_past_checkpoint >= CHECKPOINT_EVERY or listed.page_end
+        if listed.checkpoint is not None and due:
+            self._partition.save(
+                FeedPosition(self._position.created, listed.checkpoint, self.fetched)
+            )
+            self._requested_past_checkpoint -= self._delivered_past_checkpoint
+            self._delivered_past_checkpoint = 0
+
+
+def build_messages_stream(
+    declarative: DefaultStream,
+    list_requester: HttpRequester,
+    fetcher: MessagesFetcher,
+    limiter: SharedRateLimiter,
+    workers: int,
+    state: FeedState,
+    models: list[str] | None,
+    settings: ReadSettings,
+    message_repository: MessageRepository,
+    state_manager: ConnectorStateManager,
+) -> DefaultStream:
+    """The manifest's `chat_completion_messages` stream, reading through the shared list."""
+    cursor = FeedCursor(
+        MESSAGES_STREAM, "completion_created", state, message_repository, state_manager
+    )
+    pool = DaemonPool(workers)
+
+    def partition(model: str | None) -> Partition:
+        return MessagesPartition(model, list_requester, fetcher, pool, limiter, cursor, settings)
+
+    return DefaultStream(
+        partition_generator=ModelPartitions(models, partition),
+        name=MESSAGES_STREAM,
+        json_schema=declarative.get_json_schema,
+        primary_key=["completion_id", "id"],
+        cursor_field=cursor.cursor_field,
+        logger=logging.getLogger(f"airbyte.{MESSAGES_STREAM}"),
+        cursor=cursor,
+    )

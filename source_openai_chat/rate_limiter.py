@@ -1,0 +1,175 @@
+"""One pace for every messages request of a sync, set by the API's 429s (AIMD).
+
+Why not the CDK's: its HTTP client backs off per request, so each worker waits alone while the
+others keep sending, and every 429 counts against `max_retries` (a busy sync then fails while
+it is only being asked to slow down). The manifest's `api_budget` shares one limit between
+workers, but only a limit known in advance: OpenAI does not publish these endpoints' limits,
+and its `x-ratelimit-reset-*` headers are durations (`6m0s`), which the CDK reads as epochs.
+
+How it paces: unpaced (or at `max_requests_per_second`) until the first 429. A 429 pauses the
+whole pool for its `retry-after-ms`/`retry-after` and cuts the pace to `DECREASE` x the rate
+of successful requests over the last second (once per round trip: 429s to requests sent
+before the cut do not cut again). Each success then raises the pace by `INCREASE` of the rate
+it was cut to, per second, so it probes back up to the limit and settles just under it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+
+LOGGER = logging.getLogger("airbyte")
+
+DECREASE = 0.8  # the pace after a 429, as a share of the rate that was getting through
+INCREASE = 0.05  # per second of successes, as a share of the pace set by the last cut
+MIN_RATE = 0.2  # requests/s: never slower, whatever the API says
+WINDOW_SECONDS = 1.0  # how far back successes are counted to measure the rate
+LOG_EVERY_SECONDS = 60.0  # at least one line a minute while the pool waits (Airbyte kills a
+# source that stays silent)
+LONGEST_SLEEP = 15.0  # a long wait is slept in slices, to log and to notice a stop
+
+
+class RateLimitStalled(Exception):
+    """No request of the pool succeeded for longer than the stall limit."""
+
+
+class Stopped(Exception):
+    """The sync is ending (another request failed): waiting requests give up."""
+
+
+@dataclass
+class _Counts:
+    rate_limited: int = 0
+    succeeded: int = 0
+
+
+class SharedRateLimiter:
+    """Paces requests from many threads: `acquire()` before sending, then report the answer."""
+
+    def __init__(
+        self,
+        max_rate: float | None = None,
+        stall_seconds: float = 600.0,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], object] | None = None,
+    ) -> None:
+        self._max_rate = max_rate
+        self._rate = max_rate  # None: unpaced
+        self._cut_rate = max_rate or 0.0
+        self._stall_seconds = stall_seconds
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._sleep = sleep or self._stop.wait  # by default a stop wakes the sleepers
+        now = clock()
+        self._next_slot = now
+        self._paused_until = now
+        self._last_cut = float("-inf")
+        self._last_progress = now
+        self._last_increase = now
+        self._last_log = float("-inf")
+        self._successes: deque[float] = deque()
+        self.counts = _Counts()
+
+    @property
+    def rate(self) -> float | None:
+        """The current pace in requests/s (None: unpaced)."""
+        return self._rate
+
+    def stop(self) -> None:
+        """Wake every waiting request with `Stopped`."""
+        self._stop.set()
+
+    def acquire(self) -> float:
+        """Wait for this request's turn; returns when it may be sent (the time it is sent)."""
+        with self._lock:
+            now = self._clock()
+            self._check_stalled(now)
+            start = max(now, self._paused_until, self._next_slot)
+            if self._rate:
+                self._next_slot = start + 1.0 / self._rate
+        self._wait_until(start)
+        return start
+
+    def pause_caller(self, seconds: float) -> None:
+        """Sleep in the calling thread only (a retry's backoff), waking early on `stop()`."""
+        self._wait_until(self._clock() + seconds)
+
+    def succeeded(self) -> None:
+        with self._lock:
+            now = self._clock()
+            self.counts.succeeded += 1
+            self._last_progress = now
+            self._successes.append(now)
+            while self._successes and self._successes[0] < now - WINDOW_SECONDS:
+                self._successes.popleft()
+            if self._rate is not None:
+                grown = self._rate + INCREASE * self._cut_rate * (now - self._last_increase)
+                self._rate = min(grown, self._max_rate) if self._max_rate else grown
+            self._last_increase = now
+
+    def rate_limited(self, sent_at: float, retry_after: float | None) -> None:
+        """A 429 to a request sent at `sent_at`, asking to wait `retry_after` seconds."""
+        with self._lock:
+            now = self._clock()
+            self.counts.rate_limited += 1
+            self._check_stalled(now)
+            if sent_at >= self._last_cut:
+                self._cut(now)
+            wait = retry_after if retry_after is not None else 2.0 / (self._rate or 1.0)
+            self._paused_until = max(self._paused_until, now + wait)
+            first = self.counts.rate_limited == 1
+            if first or now - self._last_log >= LOG_EVERY_SECONDS:
+                self._last_log = now
+                LOGGER.info(
+                    "The API is rate limiting requests (HTTP 429, %d so far): all workers wait "
+                    "%.1f s, then send at most %.1f requests/s and speed up as answers come back.",
+                    self.counts.rate_limited,
+                    wait,
+                    self._rate or 0.0,
+                )
+
+    def _cut(self, now: float) -> None:
+        window = min(WINDOW_SECONDS, max(now - self._first_success_time(now), 0.1))
+        getting_through = len(self._successes) / window
+        base = min(self._rate, getting_through) if self._rate else getting_through
+        self._rate = max(MIN_RATE, DECREASE * base)
+        self._cut_rate = self._rate
+        self._last_cut = now
+        self._last_increase = now
+
+    def _first_success_time(self, now: float) -> float:
+        while self._successes and self._successes[0] < now - WINDOW_SECONDS:
+            self._successes.popleft()
+        return self._successes[0] if self._successes else now
+
+    def _check_stalled(self, now: float) -> None:
+        stalled = now - self._last_progress
+        if stalled > self._stall_seconds:
+            raise RateLimitStalled(
+                f"no request succeeded for {stalled:.0f} s while the API kept answering "
+                f"HTTP 429 ({self.counts.rate_limited} times)"
+            )
+
+    def _wait_until(self, moment: float) -> None:
+        while True:
+            if self._stop.is_set():
+                raise Stopped()
+            remaining = moment - self._clock()
+            if remaining <= 0:
+                return
+            with self._lock:
+                now = self._clock()
+                if remaining > 1.0 and now - self._last_log >= LOG_EVERY_SECONDS:
+                    self._last_log = now
+                    LOGGER.info(
+                        "Waiting %.0f s for the API's rate limit before the next request "
+                        "(%d requests answered 429 so far).",
+                        remaining,
+                        self.counts.rate_limited,
+                    )
+            self._sleep(min(remaining, LONGEST_SLEEP))
