@@ -83,7 +83,7 @@ class TestMessages:
 
 class TestIncrementalMessages:
     @HttpMocker()
-    def test_given_parent_state_when_read_then_only_new_completions_messages_are_requested(
+    def test_given_a_0_2_0_substream_state_when_read_then_it_is_migrated_and_only_new_messages_are_requested(
         self, http_mocker
     ):
         saved = NEWEST - 3600
@@ -112,4 +112,5 @@ class TestIncrementalMessages:
         # No mock for "old": a request for its messages would fail the test.
         assert _keys(output) == [("new", "new-0")]
         final = output.state_messages[-1].state.stream.stream_state.__dict__
-        assert final["parent_state"]["chat_completions"]["created"] == str(NEWEST)
+        assert final["state_version"] == 2
+        assert final["created"] == str(NEWEST)

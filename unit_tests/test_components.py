@@ -11,13 +11,12 @@ from airbyte_cdk.sources.streams.http.error_handlers.response_models import Resp
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_openai_chat.components import (
-    AddCompletionFields,
-    AdvancingCursorPagination,
-    ListDataExtractor,
     OpenAIErrorHandler,
+    ReadBySource,
     RetryAfterBackoffStrategy,
     page_body,
 )
+from source_openai_chat.feed_reader import Page, next_after
 from source_openai_chat.errors import (
     CONCURRENT_SUMMARY,
     explain_check_failure,
@@ -40,7 +39,9 @@ def _response(headers: dict[str, str]) -> requests.Response:
         ({"retry-after": "7"}, 7.0),
         ({"retry-after": "0.25"}, 0.25),
         ({"retry-after": "3600"}, 120.0),
-        ({"retry-after": "Wed, 21 Oct 2026 07:28:00 GMT"}, None),
+        ({"retry-after": "Wed, 21 Oct 2015 07:28:00 GMT"}, 0.0),  # a date already past
+        ({"retry-after": "Fri, 01 Jan 2100 00:00:00 GMT"}, 120.0),  # far ahead: capped
+        ({"retry-after": "soon"}, None),
         ({}, None),
     ],
 )
@@ -101,12 +102,6 @@ def _page(body: dict) -> requests.Response:
     return response
 
 
-def _pagination() -> AdvancingCursorPagination:
-    return AdvancingCursorPagination(
-        config={"page_size": 7}, parameters={}, page_size="{{ config['page_size'] }}"
-    )
-
-
 @pytest.mark.parametrize(
     ("body", "previous", "expected"),
     [
@@ -116,54 +111,31 @@ def _pagination() -> AdvancingCursorPagination:
         ({"data": [], "last_id": None, "has_more": True}, "z", None),
     ],
 )
-def test_pagination_follows_the_last_id_until_the_end(body, previous, expected):
-    assert _pagination().next_page_token(_page(body), len(body["data"]), None, previous) == expected
+def test_paging_follows_the_last_id_until_the_end(body, previous, expected):
+    page = Page(body["data"], body["has_more"], body.get("last_id"))
+
+    assert next_after(page, previous) == expected
 
 
-def test_pagination_refuses_a_page_that_does_not_advance():
-    stuck = {"data": [{"id": "a"}, {"id": "b"}], "last_id": "b", "has_more": True}
+def test_paging_refuses_a_page_that_does_not_advance():
+    stuck = Page([{"id": "a"}, {"id": "b"}], True, "b")
 
     with pytest.raises(AirbyteTracedException, match="same page again") as refused:
-        _pagination().next_page_token(_page(stuck), 2, None, "b")
+        next_after(stuck, "b")
 
     assert refused.value.failure_type == FailureType.transient_error
 
 
-def test_pagination_page_size_comes_from_the_config():
-    assert _pagination().get_page_size() == 7
+def test_page_body_is_parsed_once_and_cached_on_the_response():
+    response = _page({"object": "list", "data": [{"id": "a"}], "has_more": False})
+
+    assert page_body(response) == {"object": "list", "data": [{"id": "a"}], "has_more": False}
+    assert page_body(response) is page_body(response)
 
 
-def test_list_extractor_returns_the_data_items_and_parses_the_page_once():
-    response = _page({"object": "list", "data": [{"id": "a"}, {"id": "b"}], "has_more": False})
-
-    records = list(ListDataExtractor().extract_records(response))
-    _pagination().next_page_token(response, 2, None, None)
-
-    assert records == [{"id": "a"}, {"id": "b"}]
-    assert page_body(response) is page_body(response)  # cached on the response
-
-
-@pytest.mark.parametrize("body", [{"object": "list"}, {"data": None}, {"data": {"id": "x"}}, []])
-def test_list_extractor_yields_nothing_without_a_data_list(body):
-    assert list(ListDataExtractor().extract_records(_page(body))) == []
-
-
-def test_add_completion_fields_copies_the_parent_id_and_created():
-    from airbyte_cdk.sources.types import StreamSlice
-
-    record = {"id": "c1-0", "role": "user"}
-    partition = StreamSlice(
-        partition={"completion_id": "c1"}, cursor_slice={}, extra_fields={"created": 1767225600}
-    )
-
-    AddCompletionFields().transform(record, stream_slice=partition)
-
-    assert record == {
-        "id": "c1-0",
-        "role": "user",
-        "completion_id": "c1",
-        "completion_created": 1767225600,
-    }
+def test_a_stream_the_source_did_not_replace_refuses_to_be_read():
+    with pytest.raises(RuntimeError, match="read by SourceOpenaiChat.streams"):
+        list(ReadBySource(parameters={}).read_records({}))
 
 
 def _body(status: int, content: bytes) -> requests.Response:

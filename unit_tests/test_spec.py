@@ -21,6 +21,7 @@ PUBLIC_KEYS = {
     "max_retries",
     "max_retry_seconds",
     "num_workers",
+    "max_requests_per_second",
 }
 
 
