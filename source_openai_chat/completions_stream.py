@@ -12,12 +12,12 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from airbyte_cdk.sources.connector_state_manager import ConnectorStateManager
-from airbyte_cdk.sources.declarative.requesters import HttpRequester
 from airbyte_cdk.sources.message import MessageRepository
 from airbyte_cdk.sources.streams.concurrent.default_stream import DefaultStream
 from airbyte_cdk.sources.streams.concurrent.partitions.partition import Partition
 from airbyte_cdk.sources.types import Record, StreamSlice
 
+from source_openai_chat.api_client import ApiClient
 from source_openai_chat.feed_state import ALL_MODELS, FeedPosition, FeedState
 from source_openai_chat.feed_stream import FeedCursor, ModelPartitions, ReadSettings, open_feed
 
@@ -30,13 +30,13 @@ class CompletionsPartition(Partition):
     def __init__(
         self,
         model: str | None,
-        requester: HttpRequester,
+        client: ApiClient,
         cursor: FeedCursor,
         settings: ReadSettings,
     ) -> None:
         self._model = model
         self._key = model or ALL_MODELS
-        self._requester = requester
+        self._client = client
         self._cursor = cursor
         self._settings = settings
         self._slice = StreamSlice(partition={"model": model} if model else {}, cursor_slice={})
@@ -44,7 +44,7 @@ class CompletionsPartition(Partition):
     def read(self) -> Iterable[Record]:
         position = self._cursor.position(self._key)
         feed = open_feed(
-            self._requester, self._model, position, self._settings, self._cursor.warn_odd_record
+            self._client, self._model, position, self._settings, self._cursor.warn_odd_record
         )
         for records, checkpoint in feed.pages():
             for data in records:
@@ -65,7 +65,7 @@ class CompletionsPartition(Partition):
 
 def build_completions_stream(
     declarative: DefaultStream,
-    requester: HttpRequester,
+    client: ApiClient,
     state: FeedState,
     models: list[str] | None,
     settings: ReadSettings,
@@ -76,7 +76,7 @@ def build_completions_stream(
     cursor = FeedCursor(STREAM_NAME, "created", state, message_repository, state_manager)
     return DefaultStream(
         partition_generator=ModelPartitions(
-            models, lambda model: CompletionsPartition(model, requester, cursor, settings)
+            models, lambda model: CompletionsPartition(model, client, cursor, settings)
         ),
         name=STREAM_NAME,
         json_schema=declarative.get_json_schema,

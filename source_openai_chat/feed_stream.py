@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from airbyte_cdk.sources.connector_state_manager import ConnectorStateManager
-from airbyte_cdk.sources.declarative.requesters import HttpRequester
 from airbyte_cdk.sources.message import MessageRepository
 from airbyte_cdk.sources.streams.concurrent.cursor import Cursor, CursorField
 from airbyte_cdk.sources.streams.concurrent.partitions.partition import Partition
@@ -25,6 +24,7 @@ from airbyte_cdk.sources.streams.concurrent.partitions.partition_generator impor
 )
 from airbyte_cdk.sources.types import Record, StreamSlice
 
+from source_openai_chat.api_client import ApiClient
 from source_openai_chat.feed_reader import NewestFirstFeed
 from source_openai_chat.feed_state import FeedPosition, FeedState
 from source_openai_chat.list_pages import list_page_fetcher
@@ -52,7 +52,7 @@ def lower_bound(floor: int | None, settings: ReadSettings) -> int | None:
 
 
 def open_feed(
-    requester: HttpRequester,
+    client: ApiClient,
     model: str | None,
     position: FeedPosition,
     settings: ReadSettings,
@@ -60,9 +60,8 @@ def open_feed(
 ) -> NewestFirstFeed:
     """The one way either stream reads the list: newest first, from the position's checkpoint
     (if any) down to its lower bound."""
-    stream_slice = StreamSlice(partition={"model": model} if model else {}, cursor_slice={})
     return NewestFirstFeed(
-        fetch=list_page_fetcher(requester, stream_slice, settings.page_size, model),
+        fetch=list_page_fetcher(client, settings.page_size, model),
         lower_bound=lower_bound(position.created, settings),
         resume=position.checkpoint,
         on_odd_record=on_odd_record,

@@ -1,167 +1,36 @@
-"""One completion's input messages, on a lean request path that keeps the manifest's rules.
-
-Why not the requester's `send_request`: with one request per completion, its per-request work
-(rendering the URL, headers, parameters and key through Jinja, then preparing the session)
-capped how much concurrent workers could gain on two cores, and its retry loop counts every
-429 against `max_retries` and backs each worker off alone. This path renders the manifest's
-`messages_requester` once (URL, headers with the key, query parameters, timeouts, keepalive)
-and asks the same requester's error handler what each answer means (its filters say what
-fails, what is skipped and what is retried, with which message). Only the waiting differs: a
-429 goes to the pool's shared limiter and is not a failure; other retries follow the
-manifest's backoff strategies and count against `max_retries` and `max_retry_seconds`.
-"""
+"""One completion's input messages: every page, through the messages requester's client."""
 
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Callable
 from typing import Any
-from urllib.parse import quote
 
-import requests
-from airbyte_cdk.models import FailureType
-from airbyte_cdk.sources.declarative.requesters import HttpRequester
-from airbyte_cdk.sources.streams.http.error_handlers.response_models import ResponseAction
-from airbyte_cdk.sources.streams.http.tcp_keepalive import TcpKeepaliveHTTPAdapter
-from airbyte_cdk.sources.types import StreamSlice
-from airbyte_cdk.utils.traced_exception import AirbyteTracedException
-
-from source_openai_chat.components import RetryAfterBackoffStrategy, page_body
-from source_openai_chat.errors import describe_answer, retries_exhausted
-from source_openai_chat.feed_reader import Page, next_after
-from source_openai_chat.rate_limiter import RateLimitStalled, SharedRateLimiter
+from source_openai_chat.api_client import ApiClient, Skipped
+from source_openai_chat.feed_reader import next_after
 
 LOGGER = logging.getLogger("airbyte")
 
-_PLACEHOLDER = "__completion_id__"
-_RETRY_AFTER = RetryAfterBackoffStrategy()
-Answer = requests.Response | requests.RequestException
-
 
 class MessagesFetcher:
-    """`messages(completion_id)`: every input message of one completion, all its pages."""
+    """`messages(completion_id)`: every input message of one completion, oldest first."""
 
-    def __init__(
-        self,
-        requester: HttpRequester,
-        limiter: SharedRateLimiter,
-        page_size: int,
-        connections: int,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        url = requester.get_url(
-            stream_slice=StreamSlice(partition={"completion_id": _PLACEHOLDER}, cursor_slice={})
-        )
-        self._url_head, found, self._url_tail = url.partition(_PLACEHOLDER)
-        if not found:
-            raise ValueError("the messages requester's url must contain the completion id")
-        self._headers = {
-            **requester.get_request_headers(),
-            **requester.get_authenticator().get_auth_header(),
-        }
-        self._params: dict[str, Any] = {**requester.get_request_params(), "limit": page_size}
-        self._timeout = (requester.connect_timeout_in_seconds, requester.read_timeout_in_seconds)
-        if requester.error_handler is None:
-            raise ValueError("the messages requester needs the manifest's error handler")
-        self._error_handler: Any = requester.error_handler
-        self._limiter = limiter
-        self._clock = clock
-        self._session = requests.Session()
-        adapter_type = (
-            TcpKeepaliveHTTPAdapter
-            if requester.use_tcp_keepalive
-            else requests.adapters.HTTPAdapter
-        )
-        adapter = adapter_type(pool_connections=1, pool_maxsize=max(connections, 1))
-        self._session.mount("https://", adapter)
-        self._session.mount("http://", adapter)
+    def __init__(self, client: ApiClient, page_size: int) -> None:
+        self._client = client
+        self._page_size = page_size
 
     def messages(self, completion_id: str) -> list[dict[str, Any]] | None:
         """All messages, in order; None when the completion no longer exists (logged)."""
-        url = self._url_head + quote(completion_id, safe="") + self._url_tail
         records: list[dict[str, Any]] = []
         after: str | None = None
         while True:
-            page = self._page(url, after)
-            if page is None:
+            params: dict[str, Any] = {"limit": self._page_size}
+            if after:
+                params["after"] = after
+            page = self._client.page(params, completion_id)
+            if isinstance(page, Skipped):
+                LOGGER.warning(page.message)
                 return None
             records.extend(page.records)
             after = next_after(page, after)
             if after is None:
                 return records
-
-    def _page(self, url: str, after: str | None) -> Page | None:
-        params = self._params if after is None else {**self._params, "after": after}
-        started = self._clock()
-        attempt = 0
-        while True:
-            try:
-                sent_at = self._limiter.acquire()
-            except RateLimitStalled as stalled:
-                raise _rate_limit_failure(str(stalled)) from None
-            answer: Answer
-            try:
-                answer = self._session.get(
-                    url, params=params, headers=self._headers, timeout=self._timeout
-                )
-            except requests.RequestException as error:
-                answer = error
-            resolution = self._error_handler.interpret_response(answer)
-            action = resolution.response_action
-            if action == ResponseAction.SUCCESS:
-                self._limiter.succeeded()
-                body = page_body(answer)  # type: ignore[arg-type]
-                return Page(body.get("data") or [], bool(body.get("has_more")), body.get("last_id"))
-            if action == ResponseAction.IGNORE:
-                self._limiter.succeeded()
-                LOGGER.warning(
-                    resolution.error_message or f"Skipped {url}: {describe_answer(answer)}"
-                )
-                return None
-            if action == ResponseAction.FAIL:
-                message = resolution.error_message or describe_answer(answer)
-                raise AirbyteTracedException(
-                    message=message,
-                    internal_message=message,
-                    failure_type=resolution.failure_type or FailureType.system_error,
-                )
-            if _is_rate_limit(answer):
-                self._limiter.rate_limited(sent_at, _RETRY_AFTER.backoff_time(answer, 0))
-                continue
-            attempt += 1
-            waited = self._clock() - started
-            if attempt > self._error_handler.max_retries or waited > self._error_handler.max_time:
-                raise retries_exhausted(describe_answer(answer))
-            wait = self._backoff(answer, attempt)
-            LOGGER.info(
-                "Retrying a messages request in %.1f s (attempt %d of %d): %s",
-                wait,
-                attempt,
-                self._error_handler.max_retries,
-                describe_answer(answer),
-            )
-            self._limiter.pause_caller(wait)
-
-    def _backoff(self, answer: Answer, attempt: int) -> float:
-        for strategy in self._error_handler.backoff_strategies or []:
-            wait = strategy.backoff_time(answer, attempt)
-            if wait is not None:
-                return float(wait)
-        return float(2**attempt)
-
-
-def _is_rate_limit(answer: Answer) -> bool:
-    """Every 429 the error handler retries is a rate limit (a quota 429 fails before this)."""
-    return isinstance(answer, requests.Response) and answer.status_code == 429
-
-
-def _rate_limit_failure(detail: str) -> AirbyteTracedException:
-    message = (
-        f"The API kept rate limiting the sync ({detail}); it stopped after max_retry_seconds "
-        "without progress. Run it again to continue from the last state it saved, or lower "
-        "num_workers / max_requests_per_second."
-    )
-    return AirbyteTracedException(
-        message=message, internal_message=message, failure_type=FailureType.transient_error
-    )

@@ -30,12 +30,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from airbyte_cdk.sources.connector_state_manager import ConnectorStateManager
-from airbyte_cdk.sources.declarative.requesters import HttpRequester
 from airbyte_cdk.sources.message import MessageRepository
 from airbyte_cdk.sources.streams.concurrent.default_stream import DefaultStream
 from airbyte_cdk.sources.streams.concurrent.partitions.partition import Partition
 from airbyte_cdk.sources.types import Record, StreamSlice
 
+from source_openai_chat.api_client import ApiClient
 from source_openai_chat.feed_state import ALL_MODELS, Checkpoint, FeedPosition, FeedState
 from source_openai_chat.feed_stream import (
     FeedCursor,
@@ -110,7 +110,7 @@ class MessagesPartition(Partition):
     def __init__(
         self,
         model: str | None,
-        requester: HttpRequester,
+        client: ApiClient,
         fetcher: MessagesFetcher,
         pool: DaemonPool,
         limiter: SharedRateLimiter,
@@ -119,7 +119,7 @@ class MessagesPartition(Partition):
     ) -> None:
         self._model = model
         self._key = model or ALL_MODELS
-        self._requester = requester
+        self._client = client
         self._fetcher = fetcher
         self._pool = pool
         self._limiter = limiter
@@ -130,7 +130,7 @@ class MessagesPartition(Partition):
     def read(self) -> Iterable[Record]:
         position = self._cursor.position(self._key)
         feed = open_feed(
-            self._requester, self._model, position, self._settings, self._cursor.warn_odd_record
+            self._client, self._model, position, self._settings, self._cursor.warn_odd_record
         )
         # Completions below the next sync's lower bound need not be remembered as fetched.
         next_window = lambda: lower_bound(  # noqa: E731
@@ -252,7 +252,7 @@ class _OrderedDelivery:
 
 def build_messages_stream(
     declarative: DefaultStream,
-    list_requester: HttpRequester,
+    list_client: ApiClient,
     fetcher: MessagesFetcher,
     limiter: SharedRateLimiter,
     workers: int,
@@ -269,7 +269,7 @@ def build_messages_stream(
     pool = DaemonPool(workers)
 
     def partition(model: str | None) -> Partition:
-        return MessagesPartition(model, list_requester, fetcher, pool, limiter, cursor, settings)
+        return MessagesPartition(model, list_client, fetcher, pool, limiter, cursor, settings)
 
     return DefaultStream(
         partition_generator=ModelPartitions(models, partition),

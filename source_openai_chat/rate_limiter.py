@@ -7,10 +7,13 @@ workers, but only a limit known in advance: OpenAI does not publish these endpoi
 and its `x-ratelimit-reset-*` headers are durations (`6m0s`), which the CDK reads as epochs.
 
 How it paces: unpaced (or at `max_requests_per_second`) until the first 429. A 429 pauses the
-whole pool for its `retry-after-ms`/`retry-after` and cuts the pace to `DECREASE` x the rate
-of successful requests over the last second (once per round trip: 429s to requests sent
-before the cut do not cut again). Each success then raises the pace by `INCREASE` of the rate
-it was cut to, per second, so it probes back up to the limit and settles just under it.
+whole pool for its `retry-after-ms`/`retry-after` and sets the pace to `DECREASE` x the rate
+at which answers get through: before the first 429 that is measured over the whole sync so
+far (a burst the API allowed at the start counts for less), after it over the last
+`SAMPLE` successes, which then arrive exactly as fast as the API admits them. One cut per round
+trip: a 429 to a request sent before the last cut does not cut again, and a cut never raises
+the pace. While answers come back the pace grows by `GROWTH` a second, so it probes back up
+to the limit and stays just under it, whatever the limit is.
 """
 
 from __future__ import annotations
@@ -24,10 +27,11 @@ from dataclasses import dataclass
 
 LOGGER = logging.getLogger("airbyte")
 
-DECREASE = 0.8  # the pace after a 429, as a share of the rate that was getting through
-INCREASE = 0.05  # per second of successes, as a share of the pace set by the last cut
-MIN_RATE = 0.2  # requests/s: never slower, whatever the API says
-WINDOW_SECONDS = 1.0  # how far back successes are counted to measure the rate
+DECREASE = 0.8  # the pace after a 429, as a share of the rate that gets through
+GROWTH = 0.1  # the pace grows by this share a second while answers come back
+MIN_RATE = 0.5  # requests/s: never slower, whatever the API says
+SAMPLE = 10  # successes that measure the admitted rate once the API limits the sync
+MIN_MEASURE_SECONDS = 0.2  # fewer successes than SAMPLE must span at least this long
 LOG_EVERY_SECONDS = 60.0  # at least one line a minute while the pool waits (Airbyte kills a
 # source that stays silent)
 LONGEST_SLEEP = 15.0  # a long wait is slept in slices, to log and to notice a stop
@@ -59,20 +63,22 @@ class SharedRateLimiter:
     ) -> None:
         self._max_rate = max_rate
         self._rate = max_rate  # None: unpaced
-        self._cut_rate = max_rate or 0.0
         self._stall_seconds = stall_seconds
         self._clock = clock
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._sleep = sleep or self._stop.wait  # by default a stop wakes the sleepers
         now = clock()
+        self._started = now
         self._next_slot = now
         self._paused_until = now
+        self._limited_since: float | None = None  # the first 429
         self._last_cut = float("-inf")
         self._last_progress = now
         self._last_increase = now
         self._last_log = float("-inf")
-        self._successes: deque[float] = deque()
+        self._recent: deque[float] = deque(maxlen=SAMPLE)  # answers to requests sent after
+        # the first 429
         self.counts = _Counts()
 
     @property
@@ -99,16 +105,16 @@ class SharedRateLimiter:
         """Sleep in the calling thread only (a retry's backoff), waking early on `stop()`."""
         self._wait_until(self._clock() + seconds)
 
-    def succeeded(self) -> None:
+    def succeeded(self, sent_at: float) -> None:
+        """An answer (not a 429) to a request sent at `sent_at`."""
         with self._lock:
             now = self._clock()
             self.counts.succeeded += 1
             self._last_progress = now
-            self._successes.append(now)
-            while self._successes and self._successes[0] < now - WINDOW_SECONDS:
-                self._successes.popleft()
+            if self._limited_since is not None and sent_at >= self._limited_since:
+                self._recent.append(now)
             if self._rate is not None:
-                grown = self._rate + INCREASE * self._cut_rate * (now - self._last_increase)
+                grown = self._rate * (1.0 + GROWTH) ** (now - self._last_increase)
                 self._rate = min(grown, self._max_rate) if self._max_rate else grown
             self._last_increase = now
 
@@ -122,8 +128,7 @@ class SharedRateLimiter:
                 self._cut(now)
             wait = retry_after if retry_after is not None else 2.0 / (self._rate or 1.0)
             self._paused_until = max(self._paused_until, now + wait)
-            first = self.counts.rate_limited == 1
-            if first or now - self._last_log >= LOG_EVERY_SECONDS:
+            if self.counts.rate_limited == 1 or now - self._last_log >= LOG_EVERY_SECONDS:
                 self._last_log = now
                 LOGGER.info(
                     "The API is rate limiting requests (HTTP 429, %d so far): all workers wait "
@@ -134,18 +139,28 @@ class SharedRateLimiter:
                 )
 
     def _cut(self, now: float) -> None:
-        window = min(WINDOW_SECONDS, max(now - self._first_success_time(now), 0.1))
-        getting_through = len(self._successes) / window
-        base = min(self._rate, getting_through) if self._rate else getting_through
-        self._rate = max(MIN_RATE, DECREASE * base)
-        self._cut_rate = self._rate
+        if self._limited_since is None:
+            self._limited_since = now
+            # Whatever the API let through so far, spread over at least a second: a burst it
+            # allowed at the start must not set a pace it cannot keep.
+            admitted = self.counts.succeeded / max(now - self._started, 1.0)
+            base = min(self._rate, admitted) if self._rate else admitted
+            self._rate = max(MIN_RATE, DECREASE * base)
+        else:
+            admitted = self._admitted(now)
+            if admitted is None:  # too early to tell: the pause alone slows the pool
+                return
+            self._rate = max(MIN_RATE, min(self._rate or admitted, DECREASE * admitted))
         self._last_cut = now
         self._last_increase = now
 
-    def _first_success_time(self, now: float) -> float:
-        while self._successes and self._successes[0] < now - WINDOW_SECONDS:
-            self._successes.popleft()
-        return self._successes[0] if self._successes else now
+    def _admitted(self, now: float) -> float | None:
+        """Requests/s the API answers while it limits the sync, or None without a measure."""
+        if len(self._recent) == SAMPLE:
+            span = now - self._recent[0]
+            return (SAMPLE - 1) / span if span > 0 else None
+        span = now - (self._limited_since or now)
+        return len(self._recent) / span if span >= MIN_MEASURE_SECONDS else None
 
     def _check_stalled(self, now: float) -> None:
         stalled = now - self._last_progress

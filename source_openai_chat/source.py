@@ -19,12 +19,12 @@ from airbyte_cdk.models import (
     Type,
 )
 from airbyte_cdk.sources.declarative.models import HttpRequester as HttpRequesterModel
-from airbyte_cdk.sources.declarative.requesters import HttpRequester
 from airbyte_cdk.sources.declarative.yaml_declarative_source import YamlDeclarativeSource
 from airbyte_cdk.sources.streams.concurrent.abstract_stream import AbstractStream
 from airbyte_cdk.sources.streams.concurrent.default_stream import DefaultStream
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
+from source_openai_chat.api_client import ApiClient
 from source_openai_chat.completions_stream import STREAM_NAME, build_completions_stream
 from source_openai_chat.config import DATE_FORMAT, InvalidConfig, OpenAIChatConfig, parse_config
 from source_openai_chat.errors import (
@@ -61,6 +61,7 @@ class SourceOpenaiChat(YamlDeclarativeSource):
             config_path=config_path,
         )
         self._configured_catalog = catalog
+        self._limiter: SharedRateLimiter | None = None
 
     def streams(self, config: Mapping[str, Any]) -> list[AbstractStream]:  # type: ignore[override]
         """The manifest's streams, each replaced by the source's own reader (the manifest only
@@ -77,7 +78,7 @@ class SourceOpenaiChat(YamlDeclarativeSource):
         parsed = parse_config(dict(self._config))
         return build_completions_stream(
             declarative,
-            self._requester("list_requester", STREAM_NAME),
+            self._client("list_requester", STREAM_NAME),
             self._feed_state(STREAM_NAME),
             parsed.models,
             # Prefetching the next page only pays in `read`; `check` wants one request.
@@ -88,20 +89,14 @@ class SourceOpenaiChat(YamlDeclarativeSource):
 
     def _messages(self, declarative: DefaultStream) -> DefaultStream:
         parsed = parse_config(dict(self._config))
-        limiter = SharedRateLimiter(
-            max_rate=parsed.max_requests_per_second, stall_seconds=parsed.max_retry_seconds
-        )
-        fetcher = MessagesFetcher(
-            self._requester("messages_requester", MESSAGES_STREAM),
-            limiter,
-            page_size=parsed.page_size,
-            connections=parsed.num_workers,
+        messages_client = self._client(
+            "messages_requester", MESSAGES_STREAM, connections=parsed.num_workers
         )
         return build_messages_stream(
             declarative,
-            self._requester("list_requester", MESSAGES_STREAM),
-            fetcher,
-            limiter,
+            self._client("list_requester", MESSAGES_STREAM),
+            MessagesFetcher(messages_client, parsed.page_size),
+            self._rate_limiter(),
             parsed.num_workers,
             self._feed_state(MESSAGES_STREAM),
             parsed.models,
@@ -110,13 +105,23 @@ class SourceOpenaiChat(YamlDeclarativeSource):
             self._connector_state_manager,
         )
 
-    def _requester(self, definition: str, stream_name: str) -> HttpRequester:
-        return self._constructor.create_component(
+    def _client(self, definition: str, stream_name: str, connections: int = 1) -> ApiClient:
+        requester = self._constructor.create_component(
             HttpRequesterModel,
             self.resolved_manifest["definitions"][definition],
             self._config,
             name=stream_name,
         )
+        return ApiClient(requester, self._rate_limiter(), connections)
+
+    def _rate_limiter(self) -> SharedRateLimiter:
+        """One limiter for every request of this sync, both streams and every worker."""
+        if self._limiter is None:
+            parsed = parse_config(dict(self._config))
+            self._limiter = SharedRateLimiter(
+                max_rate=parsed.max_requests_per_second, stall_seconds=parsed.max_retry_seconds
+            )
+        return self._limiter
 
     def _feed_state(self, stream_name: str) -> FeedState:
         try:

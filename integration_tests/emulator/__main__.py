@@ -26,6 +26,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--fault-rate", type=float, default=0.0, help="share of requests answered with a fault"
     )
+    parser.add_argument(
+        "--rate-limit", type=float, default=None, help="requests/s before answering 429"
+    )
     args = parser.parse_args(argv)
     try:
         emulator = Emulator(
@@ -35,6 +38,7 @@ def main(argv: list[str] | None = None) -> int:
             host=args.host,
             port=args.port,
             fault_rate=args.fault_rate,
+            rate_limit=args.rate_limit,
         )
     except OSError as error:
         print(

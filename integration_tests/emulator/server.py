@@ -62,6 +62,28 @@ RANDOM_FAULTS = (
 )
 
 
+class TokenBucket:
+    """A request rate limit as a token bucket: `rate` tokens a second, up to `burst` saved."""
+
+    def __init__(self, rate: float, burst: float | None = None) -> None:
+        self.rate = rate
+        self.capacity = max(1.0, burst if burst is not None else rate)
+        self._tokens = self.capacity
+        self._updated = time.monotonic()
+        self._lock = threading.Lock()
+
+    def take(self) -> float | None:
+        """None when a token was taken; else the seconds until the next one."""
+        with self._lock:
+            now = time.monotonic()
+            self._tokens = min(self.capacity, self._tokens + (now - self._updated) * self.rate)
+            self._updated = now
+            if self._tokens >= 1.0:
+                self._tokens -= 1.0
+                return None
+            return (1.0 - self._tokens) / self.rate
+
+
 @dataclass
 class LoggedRequest:
     path: str
@@ -171,8 +193,13 @@ class Emulator:
         azure: bool = False,
         fault_rate: float = 0.0,
         fault_seed: int = 1,
+        rate_limit: float | None = None,
+        rate_limit_burst: float | None = None,
     ) -> None:
         self.azure = azure
+        # Requests/s over which the API answers 429 with `retry-after-ms`, as OpenAI does.
+        self.rate_limit = TokenBucket(rate_limit, rate_limit_burst) if rate_limit else None
+        self.rate_limited = 0  # requests answered 429 by the rate limit
         self.fault_rate = fault_rate  # share of API requests answered with a random fault
         self._fault_rng = random.Random(fault_seed)
         self.store = Store()
@@ -461,6 +488,8 @@ def _handler_for(emulator: Emulator) -> type[BaseHTTPRequestHandler]:
             query = parse_qsl(url.query, keep_blank_values=True)
             headers = {k.lower(): v for k, v in self.headers.items()}
             emulator.log(url.path, query, headers)
+            if emulator.rate_limit and self._over_rate_limit(emulator.rate_limit):
+                return
             if emulator.latency_s:
                 time.sleep(emulator.latency_s)  # simulated network latency, not test sync
             fault = emulator.take_fault(url.path, query) or emulator.random_fault()
@@ -520,6 +549,29 @@ def _handler_for(emulator: Emulator) -> type[BaseHTTPRequestHandler]:
             if len(parts) == 5 and parts[4] == "messages":
                 return emulator.messages_page(parts[3], query)
             return 404, error_body(f"Invalid URL (GET {path})", "invalid_request_error", None)
+
+        def _over_rate_limit(self, bucket: TokenBucket) -> bool:
+            wait = bucket.take()
+            if wait is None:
+                return False
+            with emulator._lock:
+                emulator.rate_limited += 1
+            limit = round(bucket.rate * 60)
+            message = (
+                f"Rate limit reached for requests in organization org-emulator on requests per "
+                f"min (RPM): Limit {limit}, Used {limit}, Requested 1. Please try again in "
+                f"{wait * 1000:.0f}ms."
+            )
+            headers = {
+                "retry-after-ms": str(max(1, round(wait * 1000))),
+                "retry-after": str(max(1, round(wait))),
+                "x-ratelimit-limit-requests": str(limit),
+                "x-ratelimit-remaining-requests": "0",
+                "x-ratelimit-reset-requests": f"{wait * 1000:.0f}ms",
+            }
+            body = error_body(message, "requests", "rate_limit_exceeded")
+            self._send(429, body, headers)
+            return True
 
         def _fail(self, fault: Fault) -> bool:
             """Answer with the fault; False when the fault only alters a normal answer."""
