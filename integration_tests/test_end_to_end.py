@@ -363,4 +363,6 @@ class TestAirbyteFiles:
         }
         # Migrated from version 1, the saved cursor itself unchanged.
         assert latest[STREAM] == {"state_version": 2, **saved[STREAM]}
-        assert len(emulator.requests) <= 1
+        messages_floor = saved["chat_completion_messages"]["parent_state"][STREAM]["created"]
+        assert latest["chat_completion_messages"]["created"] == messages_floor
+        assert len(emulator.requests) <= 2  # one list page per stream, no messages

@@ -43,7 +43,8 @@ class Fault:
     (`times=-1`: on every later match).
     """
 
-    # status | html | truncated | not_json | reset | empty_has_more | same_page | delete_after
+    # status | quota | html | truncated | not_json | reset | empty_has_more | same_page |
+    # delete_after
     # (delete_after: the request's `after` completion is deleted just before it is answered)
     kind: str
     path: str = "/v1/chat/completions"
@@ -580,6 +581,14 @@ def _handler_for(emulator: Emulator) -> type[BaseHTTPRequestHandler]:
                     fault.message, "server_error" if fault.status >= 500 else "requests", None
                 )
                 self._send(fault.status, body, fault.headers)
+            elif fault.kind == "quota":  # OpenAI's 429 for an account without credit
+                message = (
+                    "You exceeded your current quota, please check your plan and billing "
+                    "details. For more information on this error, read the docs: "
+                    "https://platform.openai.com/docs/guides/error-codes/api-errors."
+                )
+                body = error_body(message, "insufficient_quota", "insufficient_quota")
+                self._send(429, body, {})
             elif fault.kind == "html":
                 self._send(fault.status, HTML_502, {"Content-Type": "text/html"})
             elif fault.kind == "truncated":

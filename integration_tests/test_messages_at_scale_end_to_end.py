@@ -1,0 +1,209 @@
+"""`chat_completion_messages` as a busy account uses it: the installed CLI against the emulator.
+
+Every run's messages are compared with the emulator's exactly (the union of a killed run and
+its resume, too), and the emulator's request log says which completions were requested.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from typing import Any
+
+import pytest
+
+from integration_tests.emulator import (
+    TEST_API_KEY,
+    Dataset,
+    Emulator,
+    Fault,
+    generate,
+    make_completion,
+    make_messages,
+)
+from integration_tests.harness import (
+    STREAM,
+    ConnectorRun,
+    configured_catalog,
+    run_connector,
+    run_until_killed,
+)
+
+MESSAGES = "chat_completion_messages"
+INCREMENTAL = configured_catalog({MESSAGES: "incremental"})
+FULL_REFRESH = configured_catalog({MESSAGES: "full_refresh"})
+REQUESTED_AHEAD = 100  # what a resume may request again (messages_stream.REQUESTED_AHEAD)
+
+
+def expected(emulator: Emulator) -> set[tuple[str, str]]:
+    return {(cid, m["id"]) for cid, messages in emulator.store.messages.items() for m in messages}
+
+
+def delivered(*runs: ConnectorRun) -> set[tuple[str, str]]:
+    return {(r["completion_id"], r["id"]) for run in runs for r in run.records_of(MESSAGES)}
+
+
+def requested(emulator: Emulator) -> list[str]:
+    """Completions whose first messages page was requested, once per request (429s included)."""
+    return [
+        r.path.split("/")[-2]
+        for r in emulator.requests
+        if r.path.endswith("/messages") and r.param("after") is None
+    ]
+
+
+def recent(count: int, span_seconds: int, seed: int = 11) -> Dataset:
+    """`count` completions created over the last `span_seconds`: a lookback window's worth."""
+    rng = random.Random(seed)
+    now = int(time.time())
+    dataset = Dataset()
+    for index in range(count):
+        record = make_completion(rng, now - span_seconds + index * span_seconds // count)
+        dataset.completions.append(record)
+        dataset.messages[record["id"]] = make_messages(rng, record["id"], 2)
+    return dataset
+
+
+def add(emulator: Emulator, rng: random.Random, created: int) -> str:
+    record = make_completion(rng, created)
+    emulator.add(record, make_messages(rng, record["id"], 2))
+    return record["id"]
+
+
+@pytest.fixture
+def busy() -> Any:
+    """300 completions inside the last 30 minutes, all inside the default 60-minute lookback."""
+    with Emulator(recent(300, 1800)) as running:
+        yield running
+
+
+class TestFetchedOnce:
+    def test_a_later_sync_requests_only_new_completions_and_late_arrivals(self, busy):
+        config = {"api_key": TEST_API_KEY, "base_url": busy.base_url}
+        first = run_connector("read", config, catalog=INCREMENTAL)
+        rng = random.Random(3)
+        newest = max(c["created"] for c in busy.completions())
+        new = {add(busy, rng, newest + 1 + offset) for offset in range(20)}
+        late = add(busy, rng, newest - 600)  # listed late, 10 minutes behind the cursor
+        busy.clear_requests()
+
+        second = run_connector("read", config, catalog=INCREMENTAL, state=first.last_state)
+
+        assert second.exit_code == 0
+        assert set(requested(busy)) == new | {late}
+        assert delivered(first, second) == expected(busy)
+
+    def test_the_state_keeps_the_window_compactly_and_forgets_what_falls_out(self, busy):
+        config = {"api_key": TEST_API_KEY, "base_url": busy.base_url}
+        short = {**config, "lookback_window_minutes": 10}
+
+        run = run_connector("read", short, catalog=INCREMENTAL)
+
+        state = run.last_state[-1]["stream"]["stream_state"]
+        newest = max(c["created"] for c in busy.completions())
+        in_window = sum(c["created"] >= newest - 600 for c in busy.completions())
+        assert state["created"] == str(newest)
+        assert len(state["fetched"]) == pytest.approx(in_window * 12, abs=8)  # 9 bytes, base64
+
+
+class TestResume:
+    @pytest.mark.parametrize("catalog", [INCREMENTAL, FULL_REFRESH], ids=["incremental", "full"])
+    def test_first_sync_killed_mid_way_resumes_requesting_at_most_100_again(
+        self, emulator, config, catalog
+    ):
+        killed = run_until_killed(config, catalog=catalog, kill_after_states=3)
+        before = set(requested(emulator))
+        emulator.clear_requests()
+
+        resumed = run_connector("read", config, catalog=catalog, state=killed.last_state)
+
+        assert resumed.exit_code == 0
+        assert delivered(killed, resumed) == expected(emulator)
+        assert 0 < len(before & set(requested(emulator))) <= REQUESTED_AHEAD
+        assert len(before) < len(emulator.completions())  # it was killed mid-way
+
+    def test_later_sync_killed_mid_way_resumes_requesting_at_most_100_again(self, emulator, config):
+        first = run_connector("read", config, catalog=INCREMENTAL)
+        rng = random.Random(5)
+        newest = max(c["created"] for c in emulator.completions())
+        for offset in range(1, 301):
+            add(emulator, rng, newest + offset)
+        emulator.clear_requests()
+
+        killed = run_until_killed(
+            config, catalog=INCREMENTAL, state=first.last_state, kill_after_states=2
+        )
+        before = set(requested(emulator))
+        emulator.clear_requests()
+        resumed = run_connector("read", config, catalog=INCREMENTAL, state=killed.last_state)
+
+        assert resumed.exit_code == 0
+        assert delivered(first, killed, resumed) == expected(emulator)
+        assert len(before & set(requested(emulator))) <= REQUESTED_AHEAD
+
+    def test_a_completion_with_hundreds_of_messages_does_not_stretch_the_resume(self, config):
+        rng = random.Random(8)
+        dataset = generate(300, seed=8)
+        for completion in dataset.completions[100:110]:  # ten with 450 messages (5 pages) each
+            dataset.messages[completion["id"]] = make_messages(rng, completion["id"], 450)
+        with Emulator(dataset) as emulator:
+            settings = {**config, "base_url": emulator.base_url, "num_workers": 16}
+            killed = run_until_killed(settings, catalog=INCREMENTAL, kill_after_states=2)
+            before = set(requested(emulator))
+            emulator.clear_requests()
+
+            resumed = run_connector("read", settings, catalog=INCREMENTAL, state=killed.last_state)
+
+            assert delivered(killed, resumed) == expected(emulator)
+            assert len(before & set(requested(emulator))) <= REQUESTED_AHEAD
+
+
+class TestRateLimits:
+    def test_a_rate_limited_sync_slows_down_and_delivers_every_message(self, config):
+        with Emulator(generate(150, seed=4), rate_limit=60) as emulator:
+            settings = {**config, "base_url": emulator.base_url, "num_workers": 16}
+
+            run = run_connector("read", settings, catalog=FULL_REFRESH)
+
+            assert run.exit_code == 0
+            assert delivered(run) == expected(emulator)
+            assert emulator.rate_limited > 0
+            assert any("rate limiting" in line for line in run.logs)
+
+    def test_429s_without_a_code_never_count_against_max_retries(self, emulator, config):
+        emulator.inject(
+            Fault("status", status=429, path="/v1/chat/completions/", headers={}, skip=3,
+                  times=6, message="Too Many Requests")
+        )  # fmt: skip
+
+        run = run_connector("read", {**config, "max_retries": 1}, catalog=FULL_REFRESH)
+
+        assert run.exit_code == 0
+        assert delivered(run) == expected(emulator)
+
+    def test_an_exhausted_quota_fails_at_once_as_a_config_error(self, emulator, config):
+        emulator.inject(Fault("quota", path="/v1/chat/completions/", skip=2, times=-1))
+
+        run = run_connector("read", config, catalog=FULL_REFRESH)
+
+        assert run.exit_code != 0
+        assert run.errors[0]["failure_type"] == "config_error"
+        assert "quota" in run.errors[0]["message"]
+        assert len(requested(emulator)) < 20  # not retried for minutes
+
+
+class TestOneListForBothStreams:
+    def test_with_models_each_partition_fetches_its_own_completions_messages(self, emulator):
+        models = ["gpt-4o-2024-08-06", "o3-mini-2025-01-31"]
+        config = {"api_key": TEST_API_KEY, "base_url": emulator.base_url, "models": models}
+        catalog = configured_catalog({STREAM: "incremental", MESSAGES: "incremental"})
+
+        run = run_connector("read", config, catalog=catalog)
+
+        chosen = {c["id"] for c in emulator.completions() if c["model"] in models}
+        assert {r["id"] for r in run.records_of(STREAM)} == chosen
+        assert delivered(run) == {key for key in expected(emulator) if key[0] in chosen}
+        state = next(
+            s for s in run.last_state if s["stream"]["stream_descriptor"]["name"] == MESSAGES
+        )
+        assert set(state["stream"]["stream_state"]["models"]) == set(models)
