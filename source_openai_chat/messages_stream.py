@@ -46,7 +46,7 @@ from source_openai_chat.feed_stream import (
 )
 from source_openai_chat.fetched_window import FetchedWindow
 from source_openai_chat.messages_fetch import MessagesFetcher
-from source_openai_chat.rate_limiter import SharedRateLimiter
+from source_openai_chat.rate_limiter import SharedRateLimiter, Stopped
 
 MESSAGES_STREAM = "chat_completion_messages"
 REQUESTED_AHEAD = 100  # requested completions past the last checkpoint, at most
@@ -147,9 +147,12 @@ class MessagesPartition(Partition):
         except GeneratorExit:
             delivery.cancel()
             raise
-        except BaseException:
+        except Stopped as stopped:  # another request failed first: report that failure
             delivery.cancel()
-            self._limiter.stop()  # the sync fails: wake the requests waiting on the limiter
+            raise (stopped.cause or stopped) from None
+        except BaseException as error:
+            delivery.cancel()
+            self._limiter.stop(error)  # the sync fails: wake the requests waiting on the limiter
             raise
         # Keep the completions the next sync lists again: those above its lower bound.
         next_floor = position.finished(feed.newest_created).created
@@ -162,7 +165,18 @@ class MessagesPartition(Partition):
         return Record(data=message, stream_name=MESSAGES_STREAM, associated_slice=self._slice)
 
     def submit(self, completion_id: str) -> Future[Messages]:
-        return self._pool.submit(self._fetcher.messages, completion_id)
+        return self._pool.submit(self._fetch, completion_id)
+
+    def _fetch(self, completion_id: str) -> Messages:
+        """In a pool thread. A failure stops the other requests at once: the partition only
+        sees it when it reaches this completion, up to REQUESTED_AHEAD completions later."""
+        try:
+            return self._fetcher.messages(completion_id)
+        except Stopped:
+            raise
+        except BaseException as error:
+            self._limiter.stop(error)
+            raise
 
     def save(self, position: FeedPosition) -> None:
         self._cursor.save(self._key, position)

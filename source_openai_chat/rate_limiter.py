@@ -13,7 +13,8 @@ far (a burst the API allowed at the start counts for less), after it over the la
 `SAMPLE` successes, which then arrive exactly as fast as the API admits them. One cut per round
 trip: a 429 to a request sent before the last cut does not cut again, and a cut never raises
 the pace. While answers come back the pace grows by `GROWTH` a second, so it probes back up
-to the limit and stays just under it, whatever the limit is.
+to the limit and stays just under it, whatever the limit is; after `QUIET_SECONDS` without a
+429 it grows by `FAST_GROWTH` a second, so a few stray 429s do not slow a long sync for long.
 """
 
 from __future__ import annotations
@@ -29,9 +30,12 @@ LOGGER = logging.getLogger("airbyte")
 
 DECREASE = 0.8  # the pace after a 429, as a share of the rate that gets through
 GROWTH = 0.1  # the pace grows by this share a second while answers come back
+FAST_GROWTH = 0.5  # ... and by this share once no 429 came for QUIET_SECONDS
+QUIET_SECONDS = 5.0
 MIN_RATE = 0.5  # requests/s: never slower, whatever the API says
 SAMPLE = 10  # successes that measure the admitted rate once the API limits the sync
 MIN_MEASURE_SECONDS = 0.2  # fewer successes than SAMPLE must span at least this long
+MIN_MEASURE_SUCCESSES = 3  # ... and number at least this many
 LOG_EVERY_SECONDS = 60.0  # at least one line a minute while the pool waits (Airbyte kills a
 # source that stays silent)
 LONGEST_SLEEP = 15.0  # a long wait is slept in slices, to log and to notice a stop
@@ -42,7 +46,12 @@ class RateLimitStalled(Exception):
 
 
 class Stopped(Exception):
-    """The sync is ending (another request failed): waiting requests give up."""
+    """The sync is ending (another request failed): waiting requests give up. `cause` is the
+    failure that stopped it, to report instead of this."""
+
+    def __init__(self, cause: BaseException | None = None) -> None:
+        super().__init__("the sync is stopping")
+        self.cause = cause
 
 
 @dataclass
@@ -68,6 +77,7 @@ class SharedRateLimiter:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._sleep = sleep or self._stop.wait  # by default a stop wakes the sleepers
+        self._stop_cause: BaseException | None = None
         now = clock()
         self._started = now
         self._next_slot = now
@@ -86,8 +96,10 @@ class SharedRateLimiter:
         """The current pace in requests/s (None: unpaced)."""
         return self._rate
 
-    def stop(self) -> None:
-        """Wake every waiting request with `Stopped`."""
+    def stop(self, cause: BaseException | None = None) -> None:
+        """Wake every waiting request, and stop every later one, with `Stopped(cause)`."""
+        with self._lock:
+            self._stop_cause = self._stop_cause or cause
         self._stop.set()
 
     def acquire(self) -> float:
@@ -114,7 +126,8 @@ class SharedRateLimiter:
             if self._limited_since is not None and sent_at >= self._limited_since:
                 self._recent.append(now)
             if self._rate is not None:
-                grown = self._rate * (1.0 + GROWTH) ** (now - self._last_increase)
+                growth = FAST_GROWTH if now - self._last_cut > QUIET_SECONDS else GROWTH
+                grown = self._rate * (1.0 + growth) ** (now - self._last_increase)
                 self._rate = min(grown, self._max_rate) if self._max_rate else grown
             self._last_increase = now
 
@@ -160,7 +173,9 @@ class SharedRateLimiter:
             span = now - self._recent[0]
             return (SAMPLE - 1) / span if span > 0 else None
         span = now - (self._limited_since or now)
-        return len(self._recent) / span if span >= MIN_MEASURE_SECONDS else None
+        if len(self._recent) < MIN_MEASURE_SUCCESSES or span < MIN_MEASURE_SECONDS:
+            return None  # no answers yet says nothing about the rate: the pause must do
+        return len(self._recent) / span
 
     def _check_stalled(self, now: float) -> None:
         stalled = now - self._last_progress
@@ -173,7 +188,7 @@ class SharedRateLimiter:
     def _wait_until(self, moment: float) -> None:
         while True:
             if self._stop.is_set():
-                raise Stopped()
+                raise Stopped(self._stop_cause)
             remaining = moment - self._clock()
             if remaining <= 0:
                 return
