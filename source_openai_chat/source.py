@@ -19,6 +19,7 @@ from airbyte_cdk.models import (
     Type,
 )
 from airbyte_cdk.sources.declarative.models import HttpRequester as HttpRequesterModel
+from airbyte_cdk.sources.declarative.requesters import HttpRequester
 from airbyte_cdk.sources.declarative.yaml_declarative_source import YamlDeclarativeSource
 from airbyte_cdk.sources.streams.concurrent.abstract_stream import AbstractStream
 from airbyte_cdk.sources.streams.concurrent.default_stream import DefaultStream
@@ -106,13 +107,18 @@ class SourceOpenaiChat(YamlDeclarativeSource):
         )
 
     def _client(self, definition: str, stream_name: str, connections: int = 1) -> ApiClient:
-        requester = self._constructor.create_component(
+        return ApiClient(
+            self._requester(definition, stream_name), self._rate_limiter(), connections
+        )
+
+    def _requester(self, definition: str, stream_name: str) -> HttpRequester:
+        """One of the manifest's requesters, built by the CDK from `definitions`."""
+        return self._constructor.create_component(
             HttpRequesterModel,
             self.resolved_manifest["definitions"][definition],
             self._config,
             name=stream_name,
         )
-        return ApiClient(requester, self._rate_limiter(), connections)
 
     def _rate_limiter(self) -> SharedRateLimiter:
         """One limiter for every request of this sync, both streams and every worker."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from airbyte_cdk.models import SyncMode
+from airbyte_cdk.test.catalog_builder import CatalogBuilder
 from airbyte_cdk.test.entrypoint_wrapper import EntrypointOutput, read
 from airbyte_cdk.test.mock_http import HttpMocker
 from airbyte_cdk.test.state_builder import StateBuilder
@@ -83,7 +84,7 @@ class TestMessages:
 
 class TestIncrementalMessages:
     @HttpMocker()
-    def test_given_a_0_2_0_substream_state_when_read_then_it_is_migrated_and_only_new_messages_are_requested(
+    def test_given_a_0_2_0_state_when_read_then_it_is_migrated_and_only_new_messages_requested(
         self, http_mocker
     ):
         saved = NEWEST - 3600
@@ -114,3 +115,52 @@ class TestIncrementalMessages:
         final = output.state_messages[-1].state.stream.stream_state.__dict__
         assert final["state_version"] == 2
         assert final["created"] == str(NEWEST)
+
+
+class TestOneListForBothStreams:
+    @HttpMocker()
+    def test_given_a_saved_cursor_below_start_date_when_read_then_neither_stream_goes_below_it(
+        self, http_mocker
+    ):
+        start = NEWEST - 3600  # start_date 2025-12-31T23:00:00Z, raised after the last sync
+        saved = str(start - 7200)
+        state = (
+            StateBuilder()
+            .with_stream_state("chat_completions", {"state_version": 2, "created": saved})
+            .with_stream_state(MESSAGES, {"state_version": 2, "created": saved})
+            .build()
+        )
+        http_mocker.get(
+            list_request(),
+            page(
+                [
+                    completion("in", start + 1),
+                    completion("edge", start),
+                    completion("out", start - 1),
+                ]
+            ),
+        )
+        for cid in ("in", "edge"):
+            http_mocker.get(messages_request(cid), page([message(cid, 0)]))
+        config = (
+            ConfigBuilder()
+            .with_(start_date="2025-12-31T23:00:00Z", lookback_window_minutes=0)
+            .build()
+        )
+        configured = (
+            CatalogBuilder()
+            .with_stream("chat_completions", SyncMode.incremental)
+            .with_stream(MESSAGES, SyncMode.incremental)
+            .build()
+        )
+
+        source = SourceOpenaiChat(config=config, catalog=configured, state=state)
+        output = read(source, config, configured, state)
+
+        # No mock for "out": a request for its messages would fail the test.
+        by_stream = {
+            stream: [r.record.data for r in output.records if r.record.stream == stream]
+            for stream in ("chat_completions", MESSAGES)
+        }
+        assert [r["id"] for r in by_stream["chat_completions"]] == ["in", "edge"]
+        assert [r["completion_id"] for r in by_stream[MESSAGES]] == ["in", "edge"]

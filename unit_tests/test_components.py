@@ -16,13 +16,13 @@ from source_openai_chat.components import (
     RetryAfterBackoffStrategy,
     page_body,
 )
-from source_openai_chat.feed_reader import Page, next_after
 from source_openai_chat.errors import (
     CONCURRENT_SUMMARY,
     explain_check_failure,
     retries_exhausted_as_transient,
     with_stream_failure_type,
 )
+from source_openai_chat.feed_reader import Page, next_after
 
 
 def _response(headers: dict[str, str]) -> requests.Response:
@@ -134,7 +134,7 @@ def test_page_body_is_parsed_once_and_cached_on_the_response():
 
 
 def test_a_stream_the_source_did_not_replace_refuses_to_be_read():
-    with pytest.raises(RuntimeError, match="read by SourceOpenaiChat.streams"):
+    with pytest.raises(RuntimeError, match=r"read by SourceOpenaiChat\.streams"):
         list(ReadBySource(parameters={}).read_records({}))
 
 

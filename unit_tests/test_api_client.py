@@ -1,0 +1,137 @@
+"""The lean request path: the manifest's requester rendered once, its error handler deciding."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import requests_mock
+from airbyte_cdk.models import FailureType
+from airbyte_cdk.utils.traced_exception import AirbyteTracedException
+
+from source_openai_chat import SourceOpenaiChat
+from source_openai_chat.api_client import ApiClient, Skipped
+from source_openai_chat.feed_reader import Page
+from source_openai_chat.rate_limiter import SharedRateLimiter
+from unit_tests.builders import API_KEY, LIST_URL, ConfigBuilder, template
+
+MESSAGES_URL = f"{LIST_URL}/chat-1/messages"
+PAGE = {"object": "list", "data": [{"id": "chat-1-0"}], "last_id": "chat-1-0", "has_more": False}
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+def client(clock: Clock, **config) -> tuple[ApiClient, SharedRateLimiter]:
+    source = SourceOpenaiChat(config=ConfigBuilder().with_(**config).build())
+    requester = source._requester("messages_requester", "chat_completion_messages")
+    limiter = SharedRateLimiter(clock=clock, sleep=clock.sleep)
+    return ApiClient(requester, limiter, clock=clock), limiter
+
+
+def answer(status: int, body: dict, headers: dict | None = None) -> dict:
+    return {"status_code": status, "text": json.dumps(body), "headers": headers or {}}
+
+
+def test_a_page_is_requested_with_the_manifests_url_headers_and_parameters(clock):
+    api, _ = client(clock, organization_id="org-1", project_id="proj_1")
+    with requests_mock.Mocker() as http:
+        http.get(MESSAGES_URL, text=json.dumps(PAGE))
+
+        page = api.page({"limit": 100}, "chat-1")
+
+    assert page == Page([{"id": "chat-1-0"}], False, "chat-1-0")
+    sent = http.request_history[0]
+    assert sent.qs == {"order": ["asc"], "limit": ["100"]}
+    assert sent.headers["Authorization"] == f"Bearer {API_KEY}"
+    assert (sent.headers["OpenAI-Organization"], sent.headers["OpenAI-Project"]) == (
+        "org-1",
+        "proj_1",
+    )
+
+
+def test_429s_without_a_code_wait_on_the_limiter_and_never_count_as_retries(clock):
+    api, limiter = client(clock, max_retries=1)
+    no_code = {"error": {"message": "Too Many Requests", "type": "requests", "code": None}}
+    with requests_mock.Mocker() as http:
+        http.get(MESSAGES_URL, [answer(429, no_code)] * 4 + [answer(200, PAGE)])
+
+        page = api.page({}, "chat-1")
+
+    assert isinstance(page, Page)
+    assert limiter.counts.rate_limited == 4
+
+
+def test_a_server_error_on_every_retry_is_a_transient_error_saying_what_the_api_answered(clock):
+    api, _ = client(clock, max_retries=2)
+    with requests_mock.Mocker() as http:
+        http.get(MESSAGES_URL, [answer(500, template("error_500"))] * 3)
+
+        with pytest.raises(AirbyteTracedException) as failed:
+            api.page({}, "chat-1")
+
+    assert failed.value.failure_type == FailureType.transient_error
+    assert "kept failing after every retry (HTTP 500" in failed.value.message
+    assert len(http.request_history) == 3
+    assert clock.now == pytest.approx(1 + 2)  # the manifest's exponential backoff
+
+
+def test_retry_after_is_honoured_on_a_5xx(clock):
+    api, _ = client(clock)
+    with requests_mock.Mocker() as http:
+        http.get(
+            MESSAGES_URL,
+            [answer(503, template("error_500"), {"retry-after-ms": "2500"}), answer(200, PAGE)],
+        )
+
+        api.page({}, "chat-1")
+
+    assert clock.now == pytest.approx(2.5)
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "words"),
+    [
+        (401, "error_401", "rejected the API key"),
+        (403, "error_403", "may not read stored chat completions"),
+        (429, "quota", "no quota left"),
+    ],
+)
+def test_key_permission_and_quota_errors_fail_at_once_as_config_errors(clock, status, body, words):
+    api, _ = client(clock)
+    quota = {"error": {"message": "You exceeded your current quota", "type": "insufficient_quota",
+                       "code": "insufficient_quota"}}  # fmt: skip
+    with requests_mock.Mocker() as http:
+        http.get(MESSAGES_URL, **answer(status, quota if body == "quota" else template(body)))
+
+        with pytest.raises(AirbyteTracedException) as failed:
+            api.page({}, "chat-1")
+
+    assert failed.value.failure_type == FailureType.config_error
+    assert words in failed.value.message
+    assert len(http.request_history) == 1
+
+
+def test_a_completion_gone_is_skipped_with_the_manifests_message(clock):
+    api, _ = client(clock)
+    with requests_mock.Mocker() as http:
+        http.get(MESSAGES_URL, **answer(404, template("error_404")))
+
+        skipped = api.page({}, "chat-1")
+
+    assert isinstance(skipped, Skipped)
+    assert skipped.status == 404
+    assert "no longer exists" in skipped.message

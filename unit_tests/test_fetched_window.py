@@ -1,0 +1,51 @@
+"""The compact record of which completions' messages were delivered in the lookback window."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from source_openai_chat.fetched_window import FetchedWindow
+
+HOUR_START = 1_767_225_600
+
+
+def test_encoding_round_trips():
+    window = FetchedWindow.of([("chatcmpl-a", HOUR_START), ("chatcmpl-b", HOUR_START + 7)])
+
+    decoded = FetchedWindow.decode(window.encode())
+
+    assert decoded == window
+    assert decoded.contains("chatcmpl-a")
+    assert not decoded.contains("chatcmpl-c")
+
+
+def test_ten_thousand_completions_in_an_hour_fit_in_128_kb():
+    rng = random.Random(1)
+    ids = [(f"chatcmpl-{rng.getrandbits(128):032x}", HOUR_START + i * 3600 // 10_000)
+           for i in range(10_000)]  # fmt: skip
+
+    encoded = FetchedWindow.of(ids).encode()
+
+    assert len(encoded) <= 128 * 1024
+    assert FetchedWindow.decode(encoded) == FetchedWindow.of(ids)
+
+
+def test_since_forgets_completions_below_the_next_lower_bound():
+    window = FetchedWindow.of([("old", 100), ("edge", 200), ("new", 300)])
+
+    kept = window.since(200)
+
+    assert (kept.contains("old"), kept.contains("edge"), kept.contains("new")) == (
+        False,
+        True,
+        True,
+    )
+    assert window.since(None) == window
+
+
+@pytest.mark.parametrize("text", ["not base64!", "AAAA", "gA=="])
+def test_a_text_this_module_did_not_write_is_refused(text):
+    with pytest.raises(ValueError, match=r"."):
+        FetchedWindow.decode(text)
