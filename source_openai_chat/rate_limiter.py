@@ -106,8 +106,8 @@ class SharedRateLimiter:
         """Wait for this request's turn; returns when it may be sent (the time it is sent)."""
         with self._lock:
             now = self._clock()
-            self._check_stalled(now)
             start = max(now, self._paused_until, self._next_slot)
+            self._check_stalled(start)  # no use waiting past the stall limit
             if self._rate:
                 self._next_slot = start + 1.0 / self._rate
         self._wait_until(start)
