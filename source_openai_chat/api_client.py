@@ -15,11 +15,12 @@ is not a failure; other retries follow the manifest's backoff strategies and cou
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import requests
 from airbyte_cdk.models import FailureType
@@ -75,8 +76,8 @@ class ApiClient:
         self._error_handler: Any = requester.error_handler
         self._limiter = limiter
         self._clock = clock
-        self._session = requests.Session()
-        adapter_type = TcpKeepaliveHTTPAdapter if requester.use_tcp_keepalive else HTTPAdapter
+        self._session = _session_without_per_request_environment(url)
+        adapter_type = _KeepaliveAdapter if requester.use_tcp_keepalive else _Adapter
         adapter = adapter_type(pool_connections=1, pool_maxsize=max(connections, 1))
         self._session.mount("https://", adapter)
         self._session.mount("http://", adapter)
@@ -97,9 +98,10 @@ class ApiClient:
                 raise _rate_limit_failure(str(stalled)) from None
             answer: Answer
             try:
-                answer = self._session.get(
-                    url, params=query, headers=self._headers, timeout=self._timeout
-                )
+                # Prepared without the session's per-request merging (cookies, hooks, the
+                # environment), which nothing here uses.
+                request = requests.Request("GET", url, params=query, headers=self._headers)
+                answer = self._session.send(request.prepare(), timeout=self._timeout)
             except requests.RequestException as error:
                 answer = error
             resolution = self._error_handler.interpret_response(answer)
@@ -142,6 +144,46 @@ class ApiClient:
             if wait is not None:
                 return float(wait)
         return float(2**attempt)
+
+
+class _Adapter(HTTPAdapter):
+    """Works out a host's connection-pool settings once instead of on every request (with a
+    CA bundle from the environment requests stats its path every time: a fifth of the CPU)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._pool_keys: dict[tuple[Any, ...], tuple[dict[str, Any], dict[str, Any]]] = {}
+
+    def build_connection_pool_key_attributes(
+        self, request: requests.PreparedRequest, verify: Any, cert: Any = None
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        url = urlsplit(request.url or "")
+        key = (url.scheme, url.netloc, verify, cert)
+        if key not in self._pool_keys:
+            self._pool_keys[key] = super().build_connection_pool_key_attributes(
+                request, verify, cert
+            )
+        host, pool = self._pool_keys[key]
+        return dict(host), dict(pool)
+
+
+class _KeepaliveAdapter(_Adapter, TcpKeepaliveHTTPAdapter):
+    """The same, with the CDK's TCP keepalive on every pooled connection."""
+
+
+def _session_without_per_request_environment(url: str) -> requests.Session:
+    """A session that reads the proxy and CA settings of the environment once, here.
+
+    With `trust_env` requests looks them up again on every request (and a ~/.netrc, whose
+    credentials would replace the key's header): a fifth of the CPU of a messages read.
+    """
+    session = requests.Session()
+    session.proxies.update(requests.utils.get_environ_proxies(url))
+    bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+    if bundle:
+        session.verify = bundle
+    session.trust_env = False
+    return session
 
 
 def _is_rate_limit(answer: Answer) -> bool:

@@ -17,6 +17,7 @@ from airbyte_cdk.sources.declarative.retrievers import Retriever
 from airbyte_cdk.sources.streams.core import StreamData
 from airbyte_cdk.sources.streams.http.error_handlers import BackoffStrategy
 from airbyte_cdk.sources.streams.http.error_handlers.response_models import (
+    SUCCESS_RESOLUTION,
     ErrorResolution,
     ResponseAction,
 )
@@ -132,9 +133,10 @@ class OpenAIErrorHandler(DefaultErrorHandler):
         if (
             isinstance(response_or_exception, requests.Response)
             and response_or_exception.status_code == 200
-            and not _is_list_page(response_or_exception)
         ):
-            return INCOMPLETE_PAGE
+            # Every filter is about errors: a page goes by without them (the quota filter's
+            # predicate would otherwise decode every page once more with the stdlib json).
+            return SUCCESS_RESOLUTION if _is_list_page(response_or_exception) else INCOMPLETE_PAGE
         return super().interpret_response(response_or_exception)
 
 

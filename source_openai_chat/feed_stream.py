@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
+from airbyte_cdk.models import AirbyteMessage
 from airbyte_cdk.sources.connector_state_manager import ConnectorStateManager
 from airbyte_cdk.sources.message import MessageRepository
 from airbyte_cdk.sources.streams.concurrent.cursor import Cursor, CursorField
@@ -69,6 +70,32 @@ def open_feed(
     )
 
 
+class PrintedStates:
+    """Tells a partition when a STATE message it emitted has been printed.
+
+    A checkpoint only protects what a killed sync repeats once the platform has it: the
+    engine's queue and stdout's buffer can hold a state back while workers run on. The source
+    reports each STATE message as it passes out of `read` (the console script flushes stdout
+    after every STATE line); partitions wait for that before they count a checkpoint as saved.
+    """
+
+    def __init__(self) -> None:
+        self._waiting: dict[int, threading.Event] = {}
+        self._lock = threading.Lock()
+
+    def track(self, message: AirbyteMessage) -> threading.Event:
+        printed = threading.Event()
+        with self._lock:
+            self._waiting[id(message)] = printed
+        return printed
+
+    def printed(self, message: AirbyteMessage) -> None:
+        with self._lock:
+            printed = self._waiting.pop(id(message), None)
+        if printed:
+            printed.set()
+
+
 class FeedCursor(Cursor):
     """Holds a stream's `FeedState` and emits it as a STATE message at every checkpoint.
 
@@ -84,8 +111,10 @@ class FeedCursor(Cursor):
         state: FeedState,
         message_repository: MessageRepository,
         state_manager: ConnectorStateManager,
+        printed_states: PrintedStates | None = None,
     ) -> None:
         self._stream_name = stream_name
+        self._printed_states = printed_states or PrintedStates()
         self._cursor_field = CursorField(cursor_field)
         self._state = state
         self._message_repository = message_repository
@@ -107,10 +136,11 @@ class FeedCursor(Cursor):
         with self._lock:
             return self._state.position(key)
 
-    def save(self, key: str, position: FeedPosition) -> None:
+    def save(self, key: str, position: FeedPosition) -> threading.Event:
+        """Emit the state with `position`; the event is set once it has been printed."""
         with self._lock:
             self._state.positions[key] = position
-            self._emit()
+            return self._emit()
 
     def warn_odd_record(self, record: Any) -> None:
         """One warning per stream: a completion without an integer `created`."""
@@ -142,12 +172,13 @@ class FeedCursor(Cursor):
     def stream_slices(self) -> Iterable[StreamSlice]:
         yield StreamSlice(partition={}, cursor_slice={})
 
-    def _emit(self) -> None:
+    def _emit(self) -> threading.Event:
         self._state_manager.update_state_for_stream(self._stream_name, None, self._state.to_json())
-        self._message_repository.emit_message(
-            self._state_manager.create_state_message(self._stream_name, None)
-        )
+        message = self._state_manager.create_state_message(self._stream_name, None)
+        printed = self._printed_states.track(message)
+        self._message_repository.emit_message(message)
         self._emitted = True
+        return printed
 
 
 class ModelPartitions(PartitionGenerator):

@@ -40,6 +40,7 @@ from source_openai_chat.feed_state import ALL_MODELS, Checkpoint, FeedPosition, 
 from source_openai_chat.feed_stream import (
     FeedCursor,
     ModelPartitions,
+    PrintedStates,
     ReadSettings,
     lower_bound,
     open_feed,
@@ -49,8 +50,9 @@ from source_openai_chat.messages_fetch import MessagesFetcher
 from source_openai_chat.rate_limiter import SharedRateLimiter, Stopped
 
 MESSAGES_STREAM = "chat_completion_messages"
-REQUESTED_AHEAD = 100  # requested completions past the last checkpoint, at most
+REQUESTED_AHEAD = 100  # requested completions past the last printed checkpoint, at most
 CHECKPOINT_EVERY = 50  # requested completions delivered between two checkpoints
+PRINT_WAIT_SECONDS = 10.0  # longest wait for a checkpoint to be printed before going on
 
 Messages = list[dict[str, Any]] | None
 
@@ -178,8 +180,8 @@ class MessagesPartition(Partition):
             self._limiter.stop(error)
             raise
 
-    def save(self, position: FeedPosition) -> None:
-        self._cursor.save(self._key, position)
+    def save(self, position: FeedPosition) -> threading.Event:
+        return self._cursor.save(self._key, position)
 
     def to_slice(self) -> Mapping[str, Any] | None:
         return self._slice
@@ -207,8 +209,10 @@ class _OrderedDelivery:
         # by this one: not requested again.
         self.fetched = FetchedWindow().union(position.fetched or FetchedWindow())
         self._pending: deque[_Listed] = deque()
-        self._requested_past_checkpoint = 0
-        self._delivered_past_checkpoint = 0
+        self._unprinted: deque[tuple[threading.Event, int]] = deque()  # saved checkpoints not
+        # yet printed, with the requested completions each covers
+        self._requested_past_checkpoint = 0  # the last printed one
+        self._delivered_past_checkpoint = 0  # the last saved one
 
     def add(
         self, completion: dict[str, Any], page_checkpoint: Checkpoint | None, page_end: bool
@@ -231,9 +235,21 @@ class _OrderedDelivery:
         self._pending.append(_Listed(completion, messages, checkpoint, page_end))
 
     def make_room(self) -> Iterator[Record]:
-        """Deliver from the front until one more completion may be requested."""
-        while self._requested_past_checkpoint >= REQUESTED_AHEAD and self._pending:
-            yield from self._deliver_front()
+        """Deliver from the front, and wait for checkpoints to be printed, until one more
+        completion may be requested."""
+        while True:
+            while self._unprinted and self._unprinted[0][0].is_set():
+                self._requested_past_checkpoint -= self._unprinted.popleft()[1]
+            if self._requested_past_checkpoint < REQUESTED_AHEAD:
+                return
+            if self._pending:
+                yield from self._deliver_front()
+            elif self._unprinted:
+                printed, covered = self._unprinted.popleft()
+                printed.wait(PRINT_WAIT_SECONDS)  # the main thread prints it in milliseconds
+                self._requested_past_checkpoint -= covered
+            else:
+                return
 
     def drain(self) -> Iterator[Record]:
         while self._pending:
@@ -257,10 +273,10 @@ class _OrderedDelivery:
             self.fetched.add(completion["id"], created)
         due = self._delivered_past_checkpoint >= CHECKPOINT_EVERY or listed.page_end
         if listed.checkpoint is not None and due:
-            self._partition.save(
+            printed = self._partition.save(
                 FeedPosition(self._position.created, listed.checkpoint, self.fetched)
             )
-            self._requested_past_checkpoint -= self._delivered_past_checkpoint
+            self._unprinted.append((printed, self._delivered_past_checkpoint))
             self._delivered_past_checkpoint = 0
 
 
@@ -275,10 +291,16 @@ def build_messages_stream(
     settings: ReadSettings,
     message_repository: MessageRepository,
     state_manager: ConnectorStateManager,
+    printed_states: PrintedStates,
 ) -> DefaultStream:
     """The manifest's `chat_completion_messages` stream, reading through the shared list."""
     cursor = FeedCursor(
-        MESSAGES_STREAM, "completion_created", state, message_repository, state_manager
+        MESSAGES_STREAM,
+        "completion_created",
+        state,
+        message_repository,
+        state_manager,
+        printed_states,
     )
     pool = DaemonPool(workers)
 

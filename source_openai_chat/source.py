@@ -34,7 +34,7 @@ from source_openai_chat.errors import (
     with_stream_failure_type,
 )
 from source_openai_chat.feed_state import FeedState, UnreadableState
-from source_openai_chat.feed_stream import ReadSettings
+from source_openai_chat.feed_stream import PrintedStates, ReadSettings
 from source_openai_chat.messages_fetch import MessagesFetcher
 from source_openai_chat.messages_stream import MESSAGES_STREAM, build_messages_stream
 from source_openai_chat.rate_limiter import SharedRateLimiter
@@ -63,6 +63,7 @@ class SourceOpenaiChat(YamlDeclarativeSource):
         )
         self._configured_catalog = catalog
         self._limiter: SharedRateLimiter | None = None
+        self._printed_states = PrintedStates()
 
     def streams(self, config: Mapping[str, Any]) -> list[AbstractStream]:  # type: ignore[override]
         """The manifest's streams, each replaced by the source's own reader (the manifest only
@@ -104,6 +105,7 @@ class SourceOpenaiChat(YamlDeclarativeSource):
             read_settings(parsed),
             self._message_repository,
             self._connector_state_manager,
+            self._printed_states,
         )
 
     def _client(self, definition: str, stream_name: str, connections: int = 1) -> ApiClient:
@@ -178,6 +180,8 @@ class SourceOpenaiChat(YamlDeclarativeSource):
                     retries_exhausted_as_transient(message.trace.error)
                     failure_types.append(message.trace.error.failure_type)
                 yield message
+                if message.type == Type.STATE:  # printed by now (see PrintedStates)
+                    self._printed_states.printed(message)
         except AirbyteTracedException as error:
             raise with_stream_failure_type(error, failure_types) from error.__cause__
 
