@@ -11,6 +11,7 @@ from source_openai_chat.feed_state import (
     FeedState,
     UnreadableState,
 )
+from source_openai_chat.fetched_window import FetchedWindow
 
 CHECKPOINT = Checkpoint("chatcmpl-b", 150, 200)
 
@@ -55,6 +56,44 @@ def test_version_1_per_model_state_of_the_cdk_is_migrated():
     )
 
     assert state.positions == {"gpt-4o": FeedPosition(300), "o3": FeedPosition(200)}
+
+
+@pytest.mark.parametrize(
+    ("parent", "positions"),
+    [
+        ({"created": "500"}, {ALL_MODELS: FeedPosition(500)}),
+        (
+            {"states": [{"partition": {"model": "gpt-4o"}, "cursor": {"created": "400"}}]},
+            {"gpt-4o": FeedPosition(400)},
+        ),
+    ],
+    ids=["all models", "per model"],
+)
+def test_the_0_2_0_messages_state_takes_its_parents_cursor_as_the_floor(parent, positions):
+    state = FeedState.from_json(
+        {
+            "use_global_cursor": True,
+            "state": {"completion_created": "500"},
+            "parent_state": {"chat_completions": parent},
+            "lookback_window": 3600,
+        }
+    )
+
+    assert state.positions == positions
+
+
+def test_the_fetched_window_round_trips_and_a_full_refresh_forgets_it():
+    fetched = FetchedWindow.of([("chatcmpl-a", 190), ("chatcmpl-b", 200)])
+    state = FeedState({ALL_MODELS: FeedPosition(200, CHECKPOINT, fetched)})
+
+    assert FeedState.from_json(state.to_json()) == state
+    assert state.without_floors().positions[ALL_MODELS].fetched is None
+
+
+def test_an_unreadable_fetched_window_costs_requests_not_the_sync():
+    state = FeedState.from_json({"state_version": 2, "created": "200", "fetched": "%%%"})
+
+    assert state.positions[ALL_MODELS] == FeedPosition(200)
 
 
 def test_a_model_without_its_own_position_starts_where_an_unfiltered_sync_stopped():
