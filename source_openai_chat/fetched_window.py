@@ -44,6 +44,9 @@ class FetchedWindow:
     def add(self, completion_id: str, created: int) -> None:
         self._entries[id_hash(completion_id)] = created
 
+    def copy(self) -> FetchedWindow:
+        return FetchedWindow(self._entries)
+
     def union(self, other: FetchedWindow) -> FetchedWindow:
         return FetchedWindow({**self._entries, **other._entries})
 

@@ -194,7 +194,11 @@ class MessagesPartition(Partition):
 
 
 class _OrderedDelivery:
-    """The listed completions between the last checkpoint and the newest one requested."""
+    """Hands out messages in list order and saves checkpoints, for one partition's read.
+
+    Holds the listed completions from the oldest not yet delivered to the newest requested,
+    and counts how far the requests run past the last printed checkpoint.
+    """
 
     def __init__(
         self,
@@ -207,7 +211,7 @@ class _OrderedDelivery:
         self._next_window = next_window
         # Completions whose messages were delivered, by an earlier sync (the saved window) or
         # by this one: not requested again.
-        self.fetched = FetchedWindow().union(position.fetched or FetchedWindow())
+        self.fetched = position.fetched.copy() if position.fetched else FetchedWindow()
         self._pending: deque[_Listed] = deque()
         self._unprinted: deque[tuple[threading.Event, int]] = deque()  # saved checkpoints not
         # yet printed, with the requested completions each covers
@@ -273,8 +277,9 @@ class _OrderedDelivery:
             self.fetched.add(completion["id"], created)
         due = self._delivered_past_checkpoint >= CHECKPOINT_EVERY or listed.page_end
         if listed.checkpoint is not None and due:
+            # A copy: another partition's thread may write the whole state out meanwhile.
             printed = self._partition.save(
-                FeedPosition(self._position.created, listed.checkpoint, self.fetched)
+                FeedPosition(self._position.created, listed.checkpoint, self.fetched.copy())
             )
             self._unprinted.append((printed, self._delivered_past_checkpoint))
             self._delivered_past_checkpoint = 0
