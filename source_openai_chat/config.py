@@ -11,7 +11,7 @@ from __future__ import annotations
 import ipaddress
 from datetime import datetime
 from typing import Annotated, Any, Literal
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import (
     BaseModel,
@@ -54,6 +54,11 @@ class CompatibleProvider(BaseModel):
     auth_header: str = Field(default="Authorization", min_length=1, pattern=r"^[A-Za-z0-9-]+$")
     auth_prefix: str = "Bearer "
 
+    @field_validator("auth_prefix")
+    @classmethod
+    def _prefix_fits_in_a_header(cls, value: str) -> str:
+        return _fits_in_a_header(value)
+
 
 ApiProvider = Annotated[
     OpenAIProvider | AzureProvider | CompatibleProvider, Field(discriminator="provider")
@@ -85,7 +90,7 @@ class OpenAIChatConfig(BaseModel):
     def _key_is_not_blank(cls, value: str) -> str:
         if not value.strip():
             raise ValueError("must not be blank")
-        return value
+        return _fits_in_a_header(value)
 
     @field_validator("base_url")
     @classmethod
@@ -127,6 +132,24 @@ class OpenAIChatConfig(BaseModel):
         if value and any(not name.strip() for name in value):
             raise ValueError("must not contain an empty model name")
         return value
+
+
+def _fits_in_a_header(value: str) -> str:
+    """A line break or other control character cannot be sent in an HTTP header (a key pasted
+    with its newline); requests would fail later with a message that names no field."""
+    if any(
+        (ord(character) < 32 and character != "\t") or ord(character) == 127 for character in value
+    ):
+        raise ValueError("must not contain line breaks or other control characters")
+    return value
+
+
+def redact_url(url: str) -> str:
+    """`url` without the user and password a proxy URL may carry, for messages and logs."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc="***@" + parts.netloc.rsplit("@", 1)[1]))
 
 
 def _is_loopback(host: str) -> bool:

@@ -27,7 +27,13 @@ from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_openai_chat.api_client import ApiClient
 from source_openai_chat.completions_stream import STREAM_NAME, build_completions_stream
-from source_openai_chat.config import DATE_FORMAT, InvalidConfig, OpenAIChatConfig, parse_config
+from source_openai_chat.config import (
+    DATE_FORMAT,
+    InvalidConfig,
+    OpenAIChatConfig,
+    parse_config,
+    redact_url,
+)
 from source_openai_chat.errors import (
     explain_check_failure,
     retries_exhausted_as_transient,
@@ -158,7 +164,9 @@ class SourceOpenaiChat(YamlDeclarativeSource):
             return AirbyteConnectionStatus(status=Status.FAILED, message=str(error))
         status = super().check(logger, config)
         if status.status == Status.FAILED:
-            status.message = explain_check_failure(status.message or "", parsed.base_url)
+            status.message = explain_check_failure(
+                status.message or "", redact_url(parsed.base_url)
+            )
         return status
 
     def discover(self, logger: logging.Logger, config: Mapping[str, Any]) -> AirbyteCatalog:

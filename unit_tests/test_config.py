@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from source_openai_chat.config import InvalidConfig, parse_config
+from source_openai_chat.config import InvalidConfig, parse_config, redact_url
 
 KEY = "sk-test-config-0000000000"
 
@@ -45,6 +45,11 @@ def test_given_no_api_key_when_parsed_then_refused_naming_api_key():
         ({"models": ["gpt-4o", ""]}, "models"),
         ({"metadata_filter": [{"key": "", "value": "x"}]}, "metadata_filter.0.key"),
         ({"metadata_filter": [{"key": "team"}]}, "metadata_filter.0.value"),
+        ({"api_key": KEY + "\n"}, "api_key"),
+        (
+            {"api_provider": {"provider": "openai_compatible", "auth_prefix": "Bearer\r\n"}},
+            "api_provider.openai_compatible.auth_prefix",
+        ),
     ],
 )
 def test_given_bad_value_when_parsed_then_message_names_the_field(values, field):
@@ -69,3 +74,14 @@ def test_given_secret_in_wrong_field_when_refused_then_value_is_not_echoed():
 def test_given_config_that_is_not_an_object_when_parsed_then_refused():
     with pytest.raises(InvalidConfig, match="JSON object"):
         parse_config(["api_key"])
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("https://user:s3cret@proxy.example.com/v1", "https://***@proxy.example.com/v1"),
+        ("https://api.openai.com/v1", "https://api.openai.com/v1"),
+    ],
+)
+def test_a_base_url_is_shown_without_its_credentials(url, shown):
+    assert redact_url(url) == shown
