@@ -78,6 +78,7 @@ class NewestFirstFeed:
             self.newest_created = self.resume.newest_created
         delivered_down_to: int | None = None  # while recovering: skip records above this
         recoveries = 0
+        paged_after: set[str] = set()  # every `after` this read has followed
         while True:
             after = boundaries[-1].after
             try:
@@ -92,6 +93,7 @@ class NewestFirstFeed:
                         FailureType.transient_error,
                     ) from None
                 vanished = boundaries.pop()
+                paged_after.clear()  # stepping back re-reads pages, at most max_recoveries times
                 if vanished.created is not None:
                     delivered_down_to = (
                         vanished.created
@@ -107,7 +109,7 @@ class NewestFirstFeed:
                 )
                 continue
             records, reached_bound = self._select(page.records, delivered_down_to)
-            following = None if reached_bound else next_after(page, after)
+            following = None if reached_bound else next_after(page, after, paged_after)
             checkpoint = None
             if following:
                 boundary = Boundary(following, _last_created(page.records))
@@ -146,8 +148,10 @@ class NewestFirstFeed:
         return selected, False
 
 
-def next_after(page: Page, after: str | None) -> str | None:
-    """The id to continue after, or None at the end; never the same page twice."""
+def next_after(page: Page, after: str | None, paged_after: set[str] | None = None) -> str | None:
+    """The id to continue after, or None at the end; never the same page twice, and never an
+    id this read has already paged after (`paged_after`, updated here): a list that leads back
+    to an earlier page (A, B, A, B...) would otherwise be read forever."""
     if not page.has_more:
         return None
     if not page.records:
@@ -165,6 +169,14 @@ def next_after(page: Page, after: str | None) -> str | None:
             "so the sync stopped instead of looping.",
             FailureType.transient_error,
         )
+    if paged_after is not None:
+        if token in paged_after:
+            raise _fail(
+                f"The API led the list back to a page this sync had already read (after="
+                f"{token!r}): paging would never end, so the sync stopped instead of looping.",
+                FailureType.transient_error,
+            )
+        paged_after.add(str(token))
     return str(token)
 
 

@@ -22,6 +22,7 @@ class MessagesFetcher:
         """All messages, in order; None when the completion no longer exists (logged)."""
         records: list[dict[str, Any]] = []
         after: str | None = None
+        paged_after: set[str] = set()
         while True:
             params: dict[str, Any] = {"limit": self._page_size}
             if after:
@@ -31,6 +32,6 @@ class MessagesFetcher:
                 LOGGER.warning(page.message)
                 return None
             records.extend(page.records)
-            after = next_after(page, after)
+            after = next_after(page, after, paged_after)
             if after is None:
                 return records

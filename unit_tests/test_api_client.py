@@ -12,6 +12,7 @@ from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 from source_openai_chat import SourceOpenaiChat
 from source_openai_chat.api_client import ApiClient, Skipped
 from source_openai_chat.feed_reader import Page
+from source_openai_chat.messages_fetch import MessagesFetcher
 from source_openai_chat.rate_limiter import SharedRateLimiter
 from unit_tests.builders import API_KEY, LIST_URL, ConfigBuilder, template
 
@@ -135,3 +136,15 @@ def test_a_completion_gone_is_skipped_with_the_manifests_message(clock):
     assert isinstance(skipped, Skipped)
     assert skipped.status == 404
     assert "no longer exists" in skipped.message
+
+
+def test_messages_that_lead_back_to_an_earlier_page_fail_instead_of_looping():
+    class LoopingClient:
+        def page(self, params, completion_id=None):
+            after = params.get("after")
+            if after in (None, "c-1"):  # after page B the server answers page A again
+                return Page([{"id": "c-0"}], True, "c-0")
+            return Page([{"id": "c-1"}], True, "c-1")
+
+    with pytest.raises(AirbyteTracedException, match="back to a page"):
+        MessagesFetcher(LoopingClient(), page_size=1).messages("c")

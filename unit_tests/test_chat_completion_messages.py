@@ -164,3 +164,26 @@ class TestOneListForBothStreams:
         }
         assert [r["id"] for r in by_stream["chat_completions"]] == ["in", "edge"]
         assert [r["completion_id"] for r in by_stream[MESSAGES]] == ["in", "edge"]
+
+
+class TestExtremeStartDates:
+    @HttpMocker()
+    def test_given_the_first_possible_start_date_when_read_then_everything_syncs(self, http_mocker):
+        http_mocker.get(list_request(), page([completion("c1", NEWEST)]))
+        http_mocker.get(messages_request("c1"), page([message("c1", 0)]))
+
+        output = _read(ConfigBuilder().with_(start_date="0001-01-01T00:00:00Z").build())
+
+        assert _keys(output) == [("c1", "c1-0")]
+        assert not output.errors
+
+    @HttpMocker()
+    def test_given_the_last_possible_start_date_when_read_then_nothing_and_no_error(
+        self, http_mocker
+    ):
+        http_mocker.get(list_request(), page([completion("c1", NEWEST)], has_more=True))
+
+        output = _read(ConfigBuilder().with_(start_date="9999-12-31T23:59:59Z").build())
+
+        assert _keys(output) == []
+        assert not output.errors

@@ -120,6 +120,22 @@ def test_the_same_page_twice_fails_instead_of_looping():
     assert failure.value.failure_type == FailureType.transient_error
 
 
+def test_a_list_that_leads_back_to_an_earlier_page_fails_instead_of_looping():
+    calls = []
+
+    def a_b_a_b(after: str | None) -> Page:
+        calls.append(after)
+        if after in (None, "b"):  # after B the server answers page A again
+            return Page([{"id": "a", "created": 4}], True, "a")
+        return Page([{"id": "b", "created": 3}], True, "b")
+
+    with pytest.raises(AirbyteTracedException, match="back to a page") as failure:
+        read_all(NewestFirstFeed(a_b_a_b, prefetch=False))
+
+    assert failure.value.failure_type == FailureType.transient_error
+    assert calls == [None, "a", "b"]
+
+
 def test_an_empty_page_claiming_more_ends_the_read():
     pages = {None: Page([{"id": "a", "created": 2}], True, "a"), "a": Page([], True, None)}
 
