@@ -51,7 +51,7 @@ class TestSpecCheckDiscover:
         ("key", "openai_text"),
         [
             ("sk-wrong-0000000000000", "Incorrect API key provided"),
-            (RESTRICTED_API_KEY, "Missing scopes: api.chat.completions.read"),
+            (RESTRICTED_API_KEY, "lacks a permission: You have insufficient permissions"),
         ],
     )
     def test_check_with_rejected_key_reports_openai_message(self, config, key, openai_text):
@@ -60,6 +60,7 @@ class TestSpecCheckDiscover:
         assert run.exit_code == 0
         assert run.connection_status["status"] == "FAILED"
         assert openai_text in run.connection_status["message"]
+        assert "(request id req_" in run.connection_status["message"]
 
     def test_check_with_unreachable_base_url_names_it(self, config):
         unreachable = "http://127.0.0.1:9/v1"  # discard port: nothing listens
@@ -265,6 +266,19 @@ class TestBadInput:
         assert f"'{field}'" in read.errors[0]["message"]
         assert "Traceback" not in read.stderr
         assert not read.records
+
+    @pytest.mark.parametrize("verb", ["check", "discover", "read"])
+    def test_a_missing_config_file_is_a_config_error_trace_not_a_traceback(self, verb, tmp_path):
+        missing = str(tmp_path / "config.json")
+
+        catalog = ("--catalog", missing) if verb == "read" else ()
+
+        run = run_connector(verb, extra_args=("--config", missing, *catalog))
+
+        assert run.exit_code == 1
+        assert run.errors[0]["failure_type"] == "config_error"
+        assert f"The --config file {missing} does not exist" in run.errors[0]["message"]
+        assert "Traceback" not in run.stderr
 
 
 class TestSecrets:

@@ -79,4 +79,7 @@ def describe_answer(answer: requests.Response | BaseException) -> str:
         detail = str(answer.json()["error"]["message"])
     except (ValueError, KeyError, TypeError):
         detail = answer.reason or "no message"
-    return f"HTTP {answer.status_code}: {detail}"
+    request_id = answer.headers.get("x-request-id")
+    return f"HTTP {answer.status_code}: {detail}" + (
+        f" (request id {request_id})" if request_id else ""
+    )

@@ -7,6 +7,7 @@ from typing import Any
 
 from airbyte_cdk.entrypoint import PRINT_BUFFER, AirbyteEntrypoint
 from airbyte_cdk.models import ConnectorSpecification
+from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_openai_chat.source import SourceOpenaiChat, validate_config
 
@@ -35,12 +36,16 @@ def run(args: list[str] | None = None) -> None:
     config_path = getattr(parsed, "config", None)
     catalog_path = getattr(parsed, "catalog", None)
     state_path = getattr(parsed, "state", None)
-    source = SourceOpenaiChat(
-        config=SourceOpenaiChat.read_config(config_path) if config_path else None,
-        catalog=SourceOpenaiChat.read_catalog(catalog_path) if catalog_path else None,
-        state=SourceOpenaiChat.read_state(state_path) if state_path else None,
-        config_path=config_path,
-    )
+    try:
+        source = SourceOpenaiChat(
+            config=SourceOpenaiChat.read_config(config_path) if config_path else None,
+            catalog=SourceOpenaiChat.read_catalog(catalog_path) if catalog_path else None,
+            state=SourceOpenaiChat.read_state(state_path) if state_path else None,
+            config_path=config_path,
+        )
+    except AirbyteTracedException as refused:  # an input file it cannot use (inputs.py)
+        print(AirbyteEntrypoint.airbyte_message_to_string(refused.as_airbyte_message()))
+        sys.exit(1)
     entrypoint = OpenAIChatEntrypoint(source)
     with PRINT_BUFFER:
         for message in entrypoint.run(parsed):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, MutableMapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -25,6 +25,7 @@ from airbyte_cdk.sources.streams.concurrent.abstract_stream import AbstractStrea
 from airbyte_cdk.sources.streams.concurrent.default_stream import DefaultStream
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
+from source_openai_chat import inputs
 from source_openai_chat.api_client import ApiClient
 from source_openai_chat.completions_stream import STREAM_NAME, build_completions_stream
 from source_openai_chat.config import (
@@ -70,6 +71,18 @@ class SourceOpenaiChat(YamlDeclarativeSource):
         self._configured_catalog = catalog
         self._limiter: SharedRateLimiter | None = None
         self._printed_states = PrintedStates()
+
+    @staticmethod
+    def read_config(config_path: str) -> MutableMapping[str, Any]:
+        return inputs.read_config(config_path)
+
+    @classmethod
+    def read_catalog(cls, catalog_path: str) -> ConfiguredAirbyteCatalog:
+        return inputs.read_catalog(catalog_path)
+
+    @classmethod
+    def read_state(cls, state_path: str) -> list[AirbyteStateMessage]:
+        return inputs.read_state(state_path) if state_path else []
 
     def streams(self, config: Mapping[str, Any]) -> list[AbstractStream]:  # type: ignore[override]
         """The manifest's streams, each replaced by the source's own reader (the manifest only

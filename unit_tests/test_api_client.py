@@ -106,8 +106,9 @@ def test_retry_after_is_honoured_on_a_5xx(clock):
 @pytest.mark.parametrize(
     ("status", "body", "words"),
     [
-        (401, "error_401", "rejected the API key"),
-        (403, "error_403", "may not read stored chat completions"),
+        (401, "error_401", "rejected the API key (HTTP 401): Incorrect API key"),
+        (401, "error_401_scope", "valid but lacks a permission: You have insufficient"),
+        (403, "error_403", "refused access (HTTP 403): Country, region, or territory"),
         (429, "quota", "no quota left"),
     ],
 )
@@ -116,13 +117,19 @@ def test_key_permission_and_quota_errors_fail_at_once_as_config_errors(clock, st
     quota = {"error": {"message": "You exceeded your current quota", "type": "insufficient_quota",
                        "code": "insufficient_quota"}}  # fmt: skip
     with requests_mock.Mocker() as http:
-        http.get(MESSAGES_URL, **answer(status, quota if body == "quota" else template(body)))
+        http.get(
+            MESSAGES_URL,
+            **answer(
+                status, quota if body == "quota" else template(body), {"x-request-id": "req_1"}
+            ),
+        )
 
         with pytest.raises(AirbyteTracedException) as failed:
             api.page({}, "chat-1")
 
     assert failed.value.failure_type == FailureType.config_error
     assert words in failed.value.message
+    assert failed.value.message.endswith("(request id req_1)")
     assert len(http.request_history) == 1
 
 

@@ -267,14 +267,27 @@ class TestErrors:
         assert "Incorrect API key provided" in first.message
 
     @HttpMocker()
-    def test_given_403_when_read_then_config_error_naming_the_missing_scope(self, http_mocker):
+    def test_given_401_for_a_missing_scope_when_read_then_config_error_naming_the_scope(
+        self, http_mocker
+    ):
+        http_mocker.get(list_request(), error("error_401_scope", 401))
+
+        output = _read(ConfigBuilder().build(), SyncMode.full_refresh)
+
+        first = output.errors[0].trace.error
+        assert first.failure_type == FailureType.config_error
+        assert "valid but lacks a permission" in first.message
+        assert "Missing scopes: api.chat.completions.read" in first.message
+
+    @HttpMocker()
+    def test_given_403_when_read_then_config_error_with_openais_words(self, http_mocker):
         http_mocker.get(list_request(), error("error_403", 403))
 
         output = _read(ConfigBuilder().build(), SyncMode.full_refresh)
 
         first = output.errors[0].trace.error
         assert first.failure_type == FailureType.config_error
-        assert "Missing scopes: api.chat.completions.read" in first.message
+        assert "refused access (HTTP 403): Country, region, or territory" in first.message
 
     @HttpMocker()
     def test_given_429_then_success_when_read_then_retry_and_return_records(self, http_mocker):

@@ -23,6 +23,7 @@ import socket
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -344,12 +345,14 @@ class Emulator:
             )
             return 401, error_body(message, "invalid_request_error", None)
         key = authorization[7:].strip()
-        if key == RESTRICTED_API_KEY:
+        if key == RESTRICTED_API_KEY:  # a restricted key without the scope: 401, as OpenAI
             message = (
                 "You have insufficient permissions for this operation. "
-                "Missing scopes: api.chat.completions.read."
+                "Missing scopes: api.chat.completions.read. Check that you have the correct "
+                "role in your organization (Reader, Writer, Owner) and project (Member, Owner), "
+                "and if you're using a restricted API key, that it has the necessary scopes."
             )
-            return 403, error_body(message, "invalid_request_error", None)
+            return 401, error_body(message, "invalid_request_error", None)
         if key not in self.api_keys:
             message = (
                 f"Incorrect API key provided: {_masked(key)}. You can find your API key at "
@@ -614,6 +617,9 @@ def _handler_for(emulator: Emulator) -> type[BaseHTTPRequestHandler]:
             headers = headers or {}
             if "Content-Type" not in headers:
                 self.send_header("Content-Type", "application/json")
+            self.send_header(
+                "x-request-id", f"req_{uuid.uuid4().hex}"
+            )  # as OpenAI, on every answer
             for key, value in headers.items():
                 self.send_header(key, value)
             self.send_header("Content-Length", str(len(body)))
