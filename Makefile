@@ -12,7 +12,7 @@ install:  ## the connector, the quick start's PyAirbyte extra and dev tools, pin
 	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
 	@$(UV) sync --frozen --all-extras --compile-bytecode --quiet
 
-sync: install  ## quick start: sync into .quickstart/openai_chat.duckdb, print a summary
+sync: install  ## quick start: sync into .quickstart/demo.duckdb (or openai_chat.duckdb with OPENAI_API_KEY), print a summary
 	@$(UV) run --frozen python -m quickstart
 
 test: install lint  ## every test: unit, end-to-end against the emulator, standard suite, image install

@@ -70,6 +70,27 @@ def test_first_run_loads_everything_then_second_run_loads_only_new(tmp_path):
     assert _numbers(r"Read ([\d,]+) records from the source", second.stdout) < total // 2
 
 
+@pytest.mark.usefixtures("emulator")
+def test_a_file_of_demo_data_is_never_synced_into_from_a_real_account(tmp_path, config):
+    db = tmp_path / "demo.duckdb"
+    demo = _quickstart(db, _free_port())
+    assert demo.returncode == 0, demo.stderr[-3000:]
+
+    real = _quickstart(db, _free_port(), OPENAI_API_KEY=config["api_key"] + "-real",
+                       OPENAI_BASE_URL=config["base_url"])  # fmt: skip
+
+    assert real.returncode == 2
+    assert "holds the local emulator's demo completions" in real.stderr
+    assert "QUICKSTART_DB" in real.stderr
+    assert _table_stats(db) == (EMULATOR_BASE_RECORDS, EMULATOR_BASE_RECORDS)
+
+
+def test_demo_and_real_data_go_to_different_files_by_default():
+    from quickstart.__main__ import DEFAULT_DB, DEFAULT_DEMO_DB
+
+    assert DEFAULT_DB != DEFAULT_DEMO_DB
+
+
 def test_without_key_and_with_the_port_taken_explains_in_one_line(tmp_path):
     with socket.socket() as squatter:
         squatter.bind(("127.0.0.1", 0))

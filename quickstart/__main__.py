@@ -1,8 +1,10 @@
 """`python -m quickstart`: sync stored chat completions into DuckDB and print a summary.
 
 Reads the real OpenAI API when OPENAI_API_KEY is set (plus OPENAI_BASE_URL, OPENAI_ORG_ID,
-OPENAI_PROJECT_ID, OPENAI_START_DATE if given), otherwise the bundled local emulator. A second
-run is incremental: the state lives in the DuckDB file.
+OPENAI_PROJECT_ID, OPENAI_START_DATE if given), into .quickstart/openai_chat.duckdb; otherwise
+the bundled local emulator's demo data, into .quickstart/demo.duckdb. A second run is
+incremental: the state lives in the DuckDB file, which holds one origin only (the quick start
+refuses to sync another origin into it).
 """
 
 from __future__ import annotations
@@ -27,21 +29,27 @@ from quickstart.origin import (
 )
 
 DEFAULT_DB = Path(".quickstart") / "openai_chat.duckdb"
+DEFAULT_DEMO_DB = Path(".quickstart") / "demo.duckdb"
 DEFAULT_PORT = 8765
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m quickstart", description=__doc__)
     parser.add_argument(
-        "--db", type=Path, default=Path(os.environ.get("QUICKSTART_DB", DEFAULT_DB))
+        "--db",
+        type=Path,
+        default=Path(os.environ["QUICKSTART_DB"]) if os.environ.get("QUICKSTART_DB") else None,
     )
     parser.add_argument(
         "--port", type=int, default=int(os.environ.get("QUICKSTART_PORT", DEFAULT_PORT))
     )
     args = parser.parse_args(argv)
+    real = real_api_config(environment())
+    db_path = args.db or (DEFAULT_DB if real else DEFAULT_DEMO_DB)
     try:
-        with origin(args.db, args.port) as source_origin:
-            sync(source_origin, args.db)
+        with origin(real, db_path, args.port) as source_origin:
+            claim(db_path, source_origin)
+            sync(source_origin, db_path)
     except QuickstartError as error:
         print(f"quickstart: {error}", file=sys.stderr)
         return 2
@@ -49,14 +57,30 @@ def main(argv: list[str] | None = None) -> int:
 
 
 @contextlib.contextmanager
-def origin(db_path: Path, port: int) -> Iterator[Origin]:
-    config = real_api_config(environment())
+def origin(config: dict | None, db_path: Path, port: int) -> Iterator[Origin]:
     if config:
         yield Origin("the OpenAI API (OPENAI_API_KEY is set)", config)
         return
     records = emulator_records(warehouse.row_count(db_path))
     with running_emulator(port, records) as base_url:
         yield emulator_origin(base_url)
+
+
+def claim(db_path: Path, source_origin: Origin) -> None:
+    """Mark the file as this origin's, or refuse a file that holds another origin's data."""
+    holds = warehouse.origin_of(db_path)
+    if holds is None and warehouse.row_count(db_path) > 0:
+        raise QuickstartError(
+            f"{db_path} already holds completions from an earlier quick start, which may be the "
+            "demo's; syncing into it could mix them. Delete it, or set QUICKSTART_DB to "
+            "another file."
+        )
+    if holds is not None and holds != source_origin.identity:
+        raise QuickstartError(
+            f"{db_path} holds {holds}; syncing {source_origin.identity} into it would mix them "
+            "(and start from the other's state). Set QUICKSTART_DB to another file, or delete it."
+        )
+    warehouse.stamp(db_path, source_origin.identity)
 
 
 def sync(source_origin: Origin, db_path: Path) -> None:

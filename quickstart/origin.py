@@ -26,6 +26,17 @@ class Origin:
     description: str
     config: dict[str, Any]
 
+    @property
+    def identity(self) -> str:
+        """Whose completions these are: the demo's, or one OpenAI organisation and project's.
+        A DuckDB file holds one identity (its rows and its sync state would mix otherwise)."""
+        if self.config.get("api_key") == TEST_API_KEY:
+            return "the local emulator's demo completions"
+        parts = [self.config.get("base_url") or "https://api.openai.com/v1"]
+        parts += [f"{key} {self.config[key]}" for key in ("organization_id", "project_id")
+                  if self.config.get(key)]  # fmt: skip
+        return "completions from " + ", ".join(parts)
+
 
 def real_api_config(env: Mapping[str, str]) -> dict[str, Any] | None:
     """The connector config from OPENAI_* variables, or None without OPENAI_API_KEY."""

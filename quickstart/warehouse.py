@@ -31,15 +31,41 @@ def row_count(db_path: Path, table: str = TABLE) -> int:
     if not db_path.exists():
         return 0
     with duckdb.connect(str(db_path)) as db:
-        found = db.execute(
-            "SELECT count(*) FROM information_schema.tables "
-            "WHERE table_schema = ? AND table_name = ?",
-            [SCHEMA, table],
-        ).fetchone()
-        if not found or not found[0]:
+        if not _has_table(db, table):
             return 0
         result = db.execute(f"SELECT count(*) FROM {table}").fetchone()
         return int(result[0]) if result else 0
+
+
+ORIGIN_TABLE = "_quickstart_origin"
+
+
+def origin_of(db_path: Path) -> str | None:
+    """Whose completions the file holds, as `stamp` wrote it; None for a new file or one
+    written before the quick start stamped its files."""
+    if not db_path.exists():
+        return None
+    with duckdb.connect(str(db_path)) as db:
+        if not _has_table(db, ORIGIN_TABLE):
+            return None
+        row = db.execute(f"SELECT origin FROM {ORIGIN_TABLE}").fetchone()
+        return str(row[0]) if row else None
+
+
+def stamp(db_path: Path, origin: str) -> None:
+    db_path.parent.mkdir(parents=True, exist_ok=True)
+    with duckdb.connect(str(db_path)) as db:
+        db.execute(f"CREATE TABLE IF NOT EXISTS {ORIGIN_TABLE} (origin VARCHAR)")
+        db.execute(f"DELETE FROM {ORIGIN_TABLE}")
+        db.execute(f"INSERT INTO {ORIGIN_TABLE} VALUES (?)", [origin])
+
+
+def _has_table(db: duckdb.DuckDBPyConnection, table: str) -> bool:
+    found = db.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
+        [SCHEMA, table],
+    ).fetchone()
+    return bool(found and found[0])
 
 
 def summary(db_path: Path) -> tuple[list[str], list[tuple]]:
