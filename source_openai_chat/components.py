@@ -109,7 +109,7 @@ class ReadBySource(Retriever):
 
 @dataclass
 class OpenAIErrorHandler(DefaultErrorHandler):
-    """The CDK's `DefaultErrorHandler` with two gaps filled.
+    """The CDK's `DefaultErrorHandler` with three gaps filled.
 
     - Total retry time from the config (`max_retry_seconds`): the handler has a `max_time` but
       the manifest's `DefaultErrorHandler` does not expose it (fixed at 600 s).
@@ -118,6 +118,7 @@ class OpenAIErrorHandler(DefaultErrorHandler):
       records. A predicate filter (`'data' not in response`) can say the same, but it decodes
       every page with the stdlib `json`, a second full parse that cost a fifth of the read.
       This check parses once with orjson and shares the result with the extractor.
+    - `x-should-retry: true|false` overrides the filters, as OpenAI's own SDK obeys it first.
     """
 
     max_retry_seconds: int | str = 600
@@ -137,7 +138,31 @@ class OpenAIErrorHandler(DefaultErrorHandler):
             # Every filter is about errors: a page goes by without them (the quota filter's
             # predicate would otherwise decode every page once more with the stdlib json).
             return SUCCESS_RESOLUTION if _is_list_page(response_or_exception) else INCOMPLETE_PAGE
-        return super().interpret_response(response_or_exception)
+        resolution = super().interpret_response(response_or_exception)
+        if isinstance(response_or_exception, requests.Response):
+            return _as_the_server_says(response_or_exception, resolution)
+        return resolution
+
+
+def _as_the_server_says(
+    response: requests.Response, resolution: ErrorResolution
+) -> ErrorResolution:
+    should_retry = (response.headers.get("x-should-retry") or "").strip().lower()
+    retrying = resolution.response_action in (ResponseAction.RETRY, ResponseAction.RATE_LIMITED)
+    if should_retry == "false" and retrying:
+        return ErrorResolution(
+            response_action=ResponseAction.FAIL,
+            failure_type=FailureType.transient_error,
+            error_message=f"{resolution.error_message or 'The request failed'} (the API asked "
+            "not to retry it: x-should-retry: false)",
+        )
+    if should_retry == "true" and resolution.response_action == ResponseAction.FAIL:
+        return ErrorResolution(
+            response_action=ResponseAction.RETRY,
+            failure_type=FailureType.transient_error,
+            error_message=resolution.error_message,
+        )
+    return resolution
 
 
 INCOMPLETE_PAGE = ErrorResolution(

@@ -155,3 +155,26 @@ def test_messages_that_lead_back_to_an_earlier_page_fail_instead_of_looping():
 
     with pytest.raises(AirbyteTracedException, match="back to a page"):
         MessagesFetcher(LoopingClient(), page_size=1).messages("c")
+
+
+def test_x_should_retry_false_fails_a_retryable_answer_at_once(clock):
+    api, _ = client(clock)
+    with requests_mock.Mocker() as http:
+        http.get(MESSAGES_URL, **answer(503, template("error_500"), {"x-should-retry": "false"}))
+
+        with pytest.raises(AirbyteTracedException, match="asked not to retry") as failed:
+            api.page({}, "chat-1")
+
+    assert failed.value.failure_type == FailureType.transient_error
+    assert len(http.request_history) == 1
+
+
+def test_x_should_retry_true_retries_an_answer_the_filters_would_fail(clock):
+    api, _ = client(clock)
+    with requests_mock.Mocker() as http:
+        http.get(
+            MESSAGES_URL,
+            [answer(400, template("error_400"), {"x-should-retry": "true"}), answer(200, PAGE)],
+        )
+
+        assert isinstance(api.page({}, "chat-1"), Page)
