@@ -35,16 +35,19 @@ def explain_check_failure(message: str, base_url: str) -> str:
     return message
 
 
-def with_stream_failure_type(
-    error: AirbyteTracedException, stream_failure_types: list[FailureType]
+def closing_summary(
+    error: AirbyteTracedException, stream_errors: list[AirbyteErrorTraceMessage]
 ) -> AirbyteTracedException:
-    """Give the CDK's closing summary the failure type of the streams' first real error."""
-    if error.internal_message != CONCURRENT_SUMMARY or not stream_failure_types:
+    """The CDK's closing summary of a failed sync, saying what the first stream error said
+    (one sentence, ending with OpenAI's request id) with that error's failure type. The CDK's
+    own wording (a list of exception reprs, always a config_error) stays as internal_message."""
+    if error.internal_message != CONCURRENT_SUMMARY or not stream_errors:
         return error
+    first = stream_errors[0]
     return AirbyteTracedException(
-        message=error.message,
-        internal_message=error.internal_message,
-        failure_type=stream_failure_types[0],
+        message=first.message,
+        internal_message=f"{error.message} {error.internal_message}".strip(),
+        failure_type=first.failure_type,
         exception=error._exception,
     )
 
@@ -74,7 +77,7 @@ def retries_exhausted(cause: str) -> AirbyteTracedException:
 def describe_answer(answer: requests.Response | BaseException) -> str:
     """What the API answered, in a few words: the status and OpenAI's own message."""
     if not isinstance(answer, requests.Response):
-        return f"{type(answer).__name__}: {answer}"
+        return _describe_exception(answer)
     try:
         detail = str(answer.json()["error"]["message"])
     except (ValueError, KeyError, TypeError):
@@ -83,3 +86,18 @@ def describe_answer(answer: requests.Response | BaseException) -> str:
     return f"HTTP {answer.status_code}: {detail}" + (
         f" (request id {request_id})" if request_id else ""
     )
+
+
+ERRNO = re.compile(r"\[Errno -?\d+\] [^'\")]+")
+
+
+def _describe_exception(error: BaseException) -> str:
+    """A failed request in a few words; requests' own text nests three reprs and the URL."""
+    if isinstance(error, requests.ConnectTimeout):
+        return "the connection timed out"
+    if isinstance(error, requests.ReadTimeout):
+        return "no answer within the read timeout"
+    if isinstance(error, requests.ConnectionError):
+        reason = ERRNO.search(str(error))
+        return f"the connection failed ({reason.group(0) if reason else type(error).__name__})"
+    return f"{type(error).__name__}: {error}"

@@ -10,6 +10,7 @@ from typing import Any
 from airbyte_cdk.models import (
     AirbyteCatalog,
     AirbyteConnectionStatus,
+    AirbyteErrorTraceMessage,
     AirbyteMessage,
     AirbyteStateMessage,
     ConfiguredAirbyteCatalog,
@@ -36,9 +37,9 @@ from source_openai_chat.config import (
     redact_url,
 )
 from source_openai_chat.errors import (
+    closing_summary,
     explain_check_failure,
     retries_exhausted_as_transient,
-    with_stream_failure_type,
 )
 from source_openai_chat.feed_state import FeedState, UnreadableState
 from source_openai_chat.feed_stream import PrintedStates, ReadSettings
@@ -194,17 +195,17 @@ class SourceOpenaiChat(YamlDeclarativeSource):
         state: list[AirbyteStateMessage] | None = None,
     ) -> Iterator[AirbyteMessage]:
         validate_config(self._config or config)
-        failure_types: list[FailureType] = []
+        stream_errors: list[AirbyteErrorTraceMessage] = []
         try:
             for message in super().read(logger, config, catalog, state):
                 if message.type == Type.TRACE and message.trace.error:
                     retries_exhausted_as_transient(message.trace.error)
-                    failure_types.append(message.trace.error.failure_type)
+                    stream_errors.append(message.trace.error)
                 yield message
                 if message.type == Type.STATE:  # printed by now (see PrintedStates)
                     self._printed_states.printed(message)
         except AirbyteTracedException as error:
-            raise with_stream_failure_type(error, failure_types) from error.__cause__
+            raise closing_summary(error, stream_errors) from error.__cause__
 
 
 def read_settings(config: OpenAIChatConfig, prefetch: bool = True) -> ReadSettings:

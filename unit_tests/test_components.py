@@ -18,9 +18,10 @@ from source_openai_chat.components import (
 )
 from source_openai_chat.errors import (
     CONCURRENT_SUMMARY,
+    closing_summary,
+    describe_answer,
     explain_check_failure,
     retries_exhausted_as_transient,
-    with_stream_failure_type,
 )
 from source_openai_chat.feed_reader import Page, next_after
 
@@ -72,27 +73,56 @@ def test_check_failure_on_connection_error_names_base_url():
     assert "base_url http://127.0.0.1:9/v1" in message
 
 
-def test_concurrent_summary_takes_the_failure_type_of_the_first_stream_error():
+def _stream_error(message: str, failure_type: FailureType) -> AirbyteErrorTraceMessage:
+    return AirbyteErrorTraceMessage(message=message, failure_type=failure_type)
+
+
+def test_the_closing_summary_says_what_the_first_stream_error_said():
     summary = AirbyteTracedException(
-        message="During the sync...",
+        message="During the sync, the following streams did not sync successfully: ...",
         internal_message=CONCURRENT_SUMMARY,
         failure_type=FailureType.config_error,
     )
-
-    fixed = with_stream_failure_type(
-        summary, [FailureType.transient_error, FailureType.system_error]
+    first = _stream_error(
+        "The API kept failing after every retry (HTTP 500: x (request id req_1)).",
+        FailureType.transient_error,
     )
 
+    fixed = closing_summary(summary, [first, _stream_error("other", FailureType.system_error)])
+
     assert fixed.failure_type == FailureType.transient_error
-    assert fixed.message == summary.message
+    assert fixed.message == first.message
+    assert "did not sync successfully" in fixed.internal_message
 
 
-def test_other_errors_keep_their_failure_type():
+def test_other_errors_are_left_as_they_are():
     other = AirbyteTracedException(
         message="x", internal_message="y", failure_type=FailureType.config_error
     )
 
-    assert with_stream_failure_type(other, [FailureType.transient_error]) is other
+    assert closing_summary(other, [_stream_error("z", FailureType.transient_error)]) is other
+
+
+@pytest.mark.parametrize(
+    ("error", "said"),
+    [
+        (
+            requests.ConnectTimeout("HTTPSConnectionPool(...): timed out"),
+            "the connection timed out",
+        ),
+        (requests.ReadTimeout("read timed out"), "no answer within the read timeout"),
+        (
+            requests.ConnectionError(
+                "HTTPConnectionPool(host='127.0.0.1', port=9): Max retries exceeded with url: /v1 "
+                '(Caused by NewConnectionError("...: Failed to establish a new connection: '
+                '[Errno 111] Connection refused"))'
+            ),
+            "the connection failed ([Errno 111] Connection refused)",
+        ),
+    ],
+)
+def test_a_failed_request_is_described_in_a_few_words(error, said):
+    assert describe_answer(error) == said
 
 
 def _page(body: dict) -> requests.Response:
