@@ -15,7 +15,7 @@ def expected_messages(emulator: Emulator) -> list[dict[str, Any]]:
     created = {c["id"]: c["created"] for c in emulator.completions()}
     return [
         {
-            **{k: v for k, v in message.items() if v is not None},
+            **message,  # nulls included
             "completion_id": completion_id,
             "completion_created": created[completion_id],
         }

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import argparse
+import json
 import sys
+import tempfile
+from collections.abc import Iterator
 from typing import Any
 
+import orjson
 from airbyte_cdk.entrypoint import PRINT_BUFFER, AirbyteEntrypoint
-from airbyte_cdk.models import ConnectorSpecification
+from airbyte_cdk.models import AirbyteMessage, ConnectorSpecification, Type
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_openai_chat.source import SourceOpenaiChat, validate_config
@@ -15,17 +20,59 @@ STATE_LINE = '{"type":"STATE"'
 
 
 class OpenAIChatEntrypoint(AirbyteEntrypoint):
-    """The CDK's entrypoint, with the typed config check before its JSON-schema check.
+    """The CDK's entrypoint with two changes.
 
-    The CDK validates the config against the spec first and reports jsonschema's wording
-    ("101 is greater than the maximum of 100"), which names neither the field nor hides the
-    value; ours names the field and never echoes a value.
+    - The typed config check runs before the CDK's JSON-schema check, which reports
+      jsonschema's wording ("101 is greater than the maximum of 100"), naming neither the field
+      nor hiding the value; ours names the field and never echoes a value.
+    - `read` writes records with every key the API sent, nulls included: the CDK's serializer
+      drops a record's top-level keys whose value is null (its `omit_none`), so a warehouse
+      could not tell "sent as null" from "not sent". The read branch of the CDK's `run` is
+      repeated here, with public calls only, because `run` serializes through the class
+      `AirbyteEntrypoint` itself rather than through `self`.
     """
 
     @staticmethod
     def validate_connection(source_spec: ConnectorSpecification, config: Any) -> None:
         validate_config(config)
         AirbyteEntrypoint.validate_connection(source_spec, config)
+
+    def run(self, parsed_args: argparse.Namespace) -> Iterator[str]:
+        if parsed_args.command != "read":
+            yield from super().run(parsed_args)
+            return
+        source_spec = self.source.spec(self.logger)
+        try:
+            with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as temp_dir:
+                config = self.source.configure(
+                    self.source.read_config(parsed_args.config), temp_dir
+                )
+                yield from self._queued_lines()
+                catalog = self.source.read_catalog(parsed_args.catalog)
+                state = self.source.read_state(parsed_args.state)
+                yield from map(message_line, self.read(source_spec, config, catalog, state))
+        finally:
+            yield from self._queued_lines()
+
+    def _queued_lines(self) -> Iterator[str]:
+        repository = getattr(self.source, "message_repository", None)
+        if repository:
+            yield from map(message_line, repository.consume_queue())
+
+
+def message_line(message: AirbyteMessage) -> str:
+    """One protocol line; a record keeps its null values (see OpenAIChatEntrypoint)."""
+    if message.type != Type.RECORD or message.record is None or message.record.meta:
+        return AirbyteEntrypoint.airbyte_message_to_string(message)
+    record = message.record
+    body: dict[str, Any] = {"stream": record.stream, "data": record.data}
+    if record.namespace is not None:
+        body = {"namespace": record.namespace, **body}
+    body["emitted_at"] = record.emitted_at
+    try:
+        return orjson.dumps({"type": "RECORD", "record": body}).decode()
+    except TypeError:  # an integer beyond 64 bits: the stdlib writes any
+        return json.dumps({"type": "RECORD", "record": body}, ensure_ascii=False)
 
 
 def run(args: list[str] | None = None) -> None:

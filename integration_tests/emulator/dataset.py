@@ -21,7 +21,7 @@ MODELS = (
 )
 TEAMS = ("search", "support", "growth", "ml-platform")
 FEATURES = ("summarize", "classify", "chat", "extract")
-SERVICE_TIERS = ("default", "auto", "flex", "scale", "priority")
+SERVICE_TIERS = ("default", "auto", "flex", "scale", "priority", "fast")  # every value seen
 ANSWERS = (
     "Here is a short summary of the ticket: the customer cannot log in after the update.",
     "Résumé : la facture n°42 a été payée le 3 mars. Merci beaucoup !",
@@ -55,8 +55,16 @@ def _token(rng: random.Random, length: int) -> str:
 
 
 def _tool_call(rng: random.Random) -> dict[str, Any]:
+    """A function tool call, or now and then a custom tool call (free-form `input`)."""
+    call_id = f"call_{_token(rng, 24)}"
+    if call_id[5] in "abcdef":
+        return {
+            "id": call_id,
+            "type": "custom",
+            "custom": {"name": "run_sql", "input": "SELECT count(*) FROM orders WHERE day = 'Mo'"},
+        }
     return {
-        "id": f"call_{_token(rng, 24)}",
+        "id": call_id,
         "type": "function",
         "function": {
             "name": "get_weather",

@@ -369,10 +369,21 @@ class Emulator:
             return 400, error_body(
                 "Invalid 'limit': expected an integer.", "invalid_request_error", None, "limit"
             )
-        if not 1 <= limit <= MAX_LIMIT:
-            message = f"Invalid 'limit': expected a value between 1 and {MAX_LIMIT}, got {limit}."
+        if limit > MAX_LIMIT:  # OpenAI's own words and code
+            message = (
+                "Invalid 'limit': integer above maximum value. Expected a value <= "
+                f"{MAX_LIMIT}, but got {limit} instead."
+            )
             return 400, error_body(
-                message, "invalid_request_error", "integer_out_of_range", "limit"
+                message, "invalid_request_error", "integer_above_max_value", "limit"
+            )
+        if limit < 1:
+            message = (
+                "Invalid 'limit': integer below minimum value. Expected a value >= 1, but got "
+                f"{limit} instead."
+            )
+            return 400, error_body(
+                message, "invalid_request_error", "integer_below_min_value", "limit"
             )
         order = params.get("order", "asc")
         if order not in ("asc", "desc"):
