@@ -18,7 +18,8 @@ def test_metadata_has_the_fields_airbyte_requires():
     required = {
         "name", "definitionId", "connectorType", "connectorSubtype", "dockerRepository",
         "dockerImageTag", "documentationUrl", "githubIssueLabel", "license", "releaseStage",
-        "supportLevel", "tags", "connectorBuildOptions", "allowedHosts", "releases",
+        "supportLevel", "tags", "connectorBuildOptions", "allowedHosts",
+        "maxSecondsBetweenMessages",
     }  # fmt: skip
 
     assert required <= set(METADATA)
@@ -27,6 +28,20 @@ def test_metadata_has_the_fields_airbyte_requires():
     assert METADATA["dockerRepository"] == "airbyte/source-openai-chat"
     assert uuid.UUID(METADATA["definitionId"])
     assert {"language:python", "cdk:low-code"} <= set(METADATA["tags"])
+
+
+def test_breaking_changes_when_listed_name_a_version_each():
+    # Airbyte's metadata schema: `releases.breakingChanges` needs at least one X.Y.Z entry.
+    breaking = (METADATA.get("releases") or {}).get("breakingChanges")
+    assert breaking is None or (
+        breaking and all(re.fullmatch(r"\d+\.\d+\.\d+", version) for version in breaking)
+    )
+
+
+def test_allowed_hosts_cover_openai_azure_and_any_configured_base_url():
+    assert {"api.openai.com", "*.openai.azure.com", "${base_url}"} <= set(
+        METADATA["allowedHosts"]["hosts"]
+    )
 
 
 def test_image_tag_is_the_package_version():
