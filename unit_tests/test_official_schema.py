@@ -1,0 +1,176 @@
+"""The connector's schema held to OpenAI's official OpenAPI description (official_openapi.py).
+
+Types follow the official schemas, never their enums; every difference is listed here with its
+reason. The official examples, and records generated from the official schemas, validate
+against the connector's schema and come out of a read unchanged.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+import jsonschema
+import pytest
+import requests_mock
+from airbyte_cdk.models import SyncMode, Type
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+from hypothesis_jsonschema import from_schema
+
+from source_openai_chat import SourceOpenaiChat
+from source_openai_chat.run import message_line
+from unit_tests.builders import LIST_URL, ConfigBuilder, catalog
+from unit_tests.official_openapi import (
+    completion_schema,
+    connector_types,
+    message_schema,
+    official_types,
+    small,
+    spec,
+)
+
+COMPLETIONS = "chat_completions"
+MESSAGES = "chat_completion_messages"
+
+# Every field the connector declares that the official schema does not, and why.
+EXTRA_FIELDS = {
+    COMPLETIONS: {
+        # The list returns the request's parameters, which the response schema omits.
+        "request_id": {"string"},
+        "seed": {"integer"},
+        "temperature": {"number"},
+        "top_p": {"number"},
+        "presence_penalty": {"number"},
+        "frequency_penalty": {"number"},
+        "input_user": {"string"},
+        "tools": {"array"},
+        "tools[]": {"object"},
+        "response_format": {"object"},
+        # A string or an object in the API; typed string so every destination keeps one column
+        # (Airbyte destinations write an object as its JSON text). See its description.
+        "tool_choice": {"string"},
+    },
+    MESSAGES: {
+        # Added by the connector: the completion each message belongs to.
+        "completion_id": {"string"},
+        "completion_created": {"integer"},
+        # Sent by the API on input messages, absent from the response-message schema.
+        "object": {"string"},
+        "name": {"string"},
+        "tool_call_id": {"string"},
+    },
+}
+
+
+def connector_schemas() -> dict[str, dict[str, Any]]:
+    return SourceOpenaiChat(config=ConfigBuilder().build()).resolved_manifest["schemas"]
+
+
+OFFICIAL = {COMPLETIONS: completion_schema(), MESSAGES: message_schema()}
+
+
+@pytest.mark.parametrize("stream", [COMPLETIONS, MESSAGES])
+def test_every_field_has_the_official_type_and_the_only_extras_are_listed(stream):
+    official = official_types(OFFICIAL[stream])
+    connector = connector_types(connector_schemas()[stream])
+
+    assert {path: connector.get(path) for path in official} == official
+    assert {p: t for p, t in connector.items() if p not in official} == EXTRA_FIELDS[stream]
+
+
+def _examples(operation: str) -> list[dict[str, Any]]:
+    meta = spec()["paths"][operation]["get"]["x-oaiMeta"]["examples"]
+    examples = meta if isinstance(meta, list) else [meta]
+    return [json.loads(example["response"]) for example in examples]
+
+
+@pytest.mark.parametrize(
+    ("operation", "stream", "items"),
+    [
+        ("/chat/completions", COMPLETIONS, lambda body: body["data"]),
+        ("/chat/completions/{completion_id}", COMPLETIONS, lambda body: [body]),
+        ("/chat/completions/{completion_id}/messages", MESSAGES, lambda body: body["data"]),
+    ],
+)
+def test_the_official_example_responses_validate(operation, stream, items):
+    schema = connector_schemas()[stream]
+    records = [record for body in _examples(operation) for record in items(body)]
+
+    assert records
+    for record in records:
+        jsonschema.validate(record, schema)
+
+
+def _records_out_of_a_read(
+    completions: list[dict[str, Any]], messages: list[dict[str, Any]]
+) -> dict[str, list[dict[str, Any]]]:
+    """Both streams read in-process from one list page, each record as the console script
+    writes it."""
+    config = ConfigBuilder().build()
+    configured = catalog(SyncMode.full_refresh, COMPLETIONS)
+    configured.streams += catalog(SyncMode.full_refresh, MESSAGES).streams
+    source = SourceOpenaiChat(config=config, catalog=configured)
+    page = {"object": "list", "data": completions, "has_more": False}
+    out: dict[str, list[dict[str, Any]]] = {COMPLETIONS: [], MESSAGES: []}
+    with requests_mock.Mocker() as http:
+        http.get(LIST_URL, text=json.dumps(page))
+        http.get(
+            f"{LIST_URL}/{completions[0]['id']}/messages",
+            text=json.dumps({"object": "list", "data": messages, "has_more": False}),
+        )
+        for message in source.read(logging.getLogger("test"), config, configured, None):
+            if message.type == Type.RECORD:
+                line = json.loads(message_line(message))["record"]
+                out[line["stream"]].append(line["data"])
+    return out
+
+
+def _within_64_bits(value: Any) -> bool:
+    if isinstance(value, dict):
+        return all(_within_64_bits(item) for item in value.values())
+    if isinstance(value, list):
+        return all(_within_64_bits(item) for item in value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return -(2**63) <= value < 2**64
+    return True
+
+
+def _completion(value: dict[str, Any]) -> dict[str, Any]:
+    return {**value, "id": "chatcmpl-generated", "created": 1767225600}
+
+
+def _message(value: dict[str, Any], index: int) -> dict[str, Any]:
+    return {**value, "id": f"chatcmpl-generated-{index}"}
+
+
+@settings(
+    max_examples=8,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(
+    completion=from_schema(small(OFFICIAL[COMPLETIONS])).map(_completion),
+    messages=st.lists(from_schema(small(OFFICIAL[MESSAGES])), max_size=3).map(
+        lambda values: [_message(value, i) for i, value in enumerate(values)]
+    ),
+)
+def test_records_made_from_the_official_schemas_validate_and_come_out_unchanged(
+    completion, messages
+):
+    # The API's integers are 64-bit (seed is int64); orjson reads wider ones as floats.
+    assume(_within_64_bits([completion, messages]))
+    schemas = connector_schemas()
+    jsonschema.validate(completion, schemas[COMPLETIONS])
+
+    read = _records_out_of_a_read([completion], messages)
+
+    assert read[COMPLETIONS] == [completion]
+    expected = [
+        {**message, "completion_id": completion["id"], "completion_created": completion["created"]}
+        for message in messages
+    ]
+    assert read[MESSAGES] == expected
+    for record in read[MESSAGES]:
+        jsonschema.validate(record, schemas[MESSAGES])
