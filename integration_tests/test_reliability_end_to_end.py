@@ -193,8 +193,16 @@ class TestVanishedCursor:
 
 
 class TestFaults:
-    def test_429_waits_for_retry_after_then_succeeds(self, emulator, paged):
-        emulator.inject(Fault("status", status=429, headers={"retry-after": "1"}, skip=1))
+    @pytest.mark.parametrize(
+        "fault",
+        [
+            Fault("status", status=429, headers={"retry-after": "1"}, skip=1),
+            Fault("status", status=429, retry_after_date_in=2, skip=1),  # an HTTP date
+        ],
+        ids=["seconds", "http-date"],
+    )
+    def test_429_waits_for_retry_after_then_succeeds(self, emulator, paged, fault):
+        emulator.inject(fault)
 
         run = run_connector("read", paged, catalog=FULL_REFRESH)
 

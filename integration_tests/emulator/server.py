@@ -17,6 +17,7 @@ arrivals, deletions); the quick start and the benchmarks run it as a process
 from __future__ import annotations
 
 import bisect
+import email.utils
 import json
 import random
 import socket
@@ -55,6 +56,8 @@ class Fault:
     skip: int = 0
     times: int = 1
     message: str = "The server had an error while processing your request. Sorry about that!"
+    # Send `retry-after` as an HTTP date this many seconds after the answer (the other form).
+    retry_after_date_in: float | None = None
 
 
 RANDOM_FAULTS = (
@@ -601,7 +604,11 @@ def _handler_for(emulator: Emulator) -> type[BaseHTTPRequestHandler]:
                 body = error_body(
                     fault.message, "server_error" if fault.status >= 500 else "requests", None
                 )
-                self._send(fault.status, body, fault.headers)
+                headers = dict(fault.headers)
+                if fault.retry_after_date_in is not None:
+                    moment = time.time() + fault.retry_after_date_in
+                    headers["retry-after"] = email.utils.formatdate(moment, usegmt=True)
+                self._send(fault.status, body, headers)
             elif fault.kind == "quota":  # OpenAI's 429 for an account without credit
                 message = (
                     "You exceeded your current quota, please check your plan and billing "
