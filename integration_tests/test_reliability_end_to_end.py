@@ -212,6 +212,20 @@ class TestFaults:
         assert retried.param("after") == refused.param("after")
         assert retried.arrived - refused.arrived >= 1.0  # waited as told, not a speed claim
 
+    def test_a_refused_connection_is_retried_with_one_plain_line_per_attempt(self, config):
+        refused = {**config, "base_url": "http://127.0.0.1:9/v1", "max_retries": 1}
+
+        run = run_connector("read", refused, catalog=FULL_REFRESH)
+
+        retries = [line for line in run.logs if line.startswith("Retrying")]
+        assert retries == [
+            "Retrying in 1.0 s (attempt 1 of 1): the connection failed "
+            "([Errno 111] Connection refused)"
+        ]
+        assert not [line for line in run.logs if "rate limit" in line.lower()]
+        assert run.errors[-1]["failure_type"] == "transient_error"
+        assert "kept failing after every retry (the connection failed" in run.errors[-1]["message"]
+
     @pytest.mark.parametrize("kind", ["not_json", "truncated", "html"])
     def test_a_page_that_stays_broken_ends_with_transient_error_and_resumes(
         self, emulator, paged, kind

@@ -85,3 +85,16 @@ def test_given_config_that_is_not_an_object_when_parsed_then_refused():
 )
 def test_a_base_url_is_shown_without_its_credentials(url, shown):
     assert redact_url(url) == shown
+
+
+def test_check_names_an_unreachable_base_url_without_its_credentials():
+    import logging
+
+    from source_openai_chat import SourceOpenaiChat
+
+    config = {"api_key": KEY, "base_url": "http://proxy-user:s3cret@127.0.0.1:9/v1"}
+
+    status = SourceOpenaiChat(config=config).check(logging.getLogger("test"), config)
+
+    assert "base_url http://***@127.0.0.1:9/v1" in status.message
+    assert "s3cret" not in status.message

@@ -147,6 +147,8 @@ def _message(value: dict[str, Any], index: int) -> dict[str, Any]:
 
 @settings(
     max_examples=8,
+    derandomize=True,  # the same examples in every CI run; raise max_examples to explore
+    database=None,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
