@@ -22,9 +22,9 @@ from datetime import date
 
 from integration_tests.emulator import (
     TEST_API_KEY,
-    Dataset,
     Emulator,
     generate,
+    generate_recent,
     make_completion,
     make_messages,
 )
@@ -93,21 +93,9 @@ def rate_limited_read(rate: float, completions: int, workers: int = 16) -> RateL
         )
 
 
-def busy_window(count: int, span_seconds: int, seed: int = 11) -> Dataset:
-    """`count` completions created over the last `span_seconds` before now."""
-    rng = random.Random(seed)
-    now = int(time.time())
-    dataset = Dataset()
-    for index in range(count):
-        record = make_completion(rng, now - span_seconds + index * span_seconds // count)
-        dataset.completions.append(record)
-        dataset.messages[record["id"]] = make_messages(rng, record["id"], 2)
-    return dataset
-
-
 def fetched_once(in_window: int = 1200, new: int = 60) -> tuple[int, int, int]:
     """(completions in the window, new ones, completions the second sync requested)."""
-    with Emulator(busy_window(in_window, 1800)) as emulator:
+    with Emulator(generate_recent(in_window, 1800)) as emulator:
         catalog = configured_catalog({MESSAGES: "incremental"})
         first = run_connector("read", config(emulator), catalog=catalog)
         rng = random.Random(3)

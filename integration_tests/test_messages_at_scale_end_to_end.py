@@ -7,17 +7,16 @@ its resume, too), and the emulator's request log says which completions were req
 from __future__ import annotations
 
 import random
-import time
 from typing import Any
 
 import pytest
 
 from integration_tests.emulator import (
     TEST_API_KEY,
-    Dataset,
     Emulator,
     Fault,
     generate,
+    generate_recent,
     make_completion,
     make_messages,
 )
@@ -53,18 +52,6 @@ def requested(emulator: Emulator) -> list[str]:
     ]
 
 
-def recent(count: int, span_seconds: int, seed: int = 11) -> Dataset:
-    """`count` completions created over the last `span_seconds`: a lookback window's worth."""
-    rng = random.Random(seed)
-    now = int(time.time())
-    dataset = Dataset()
-    for index in range(count):
-        record = make_completion(rng, now - span_seconds + index * span_seconds // count)
-        dataset.completions.append(record)
-        dataset.messages[record["id"]] = make_messages(rng, record["id"], 2)
-    return dataset
-
-
 def add(emulator: Emulator, rng: random.Random, created: int) -> str:
     record = make_completion(rng, created)
     emulator.add(record, make_messages(rng, record["id"], 2))
@@ -74,7 +61,7 @@ def add(emulator: Emulator, rng: random.Random, created: int) -> str:
 @pytest.fixture
 def busy() -> Any:
     """300 completions inside the last 30 minutes, all inside the default 60-minute lookback."""
-    with Emulator(recent(300, 1800)) as running:
+    with Emulator(generate_recent(300, 1800)) as running:
         yield running
 
 

@@ -8,59 +8,34 @@ feed_stream.py and a cursor that owns the versioned state of feed_state.py.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Iterable
 
 from airbyte_cdk.sources.connector_state_manager import ConnectorStateManager
 from airbyte_cdk.sources.message import MessageRepository
 from airbyte_cdk.sources.streams.concurrent.default_stream import DefaultStream
-from airbyte_cdk.sources.streams.concurrent.partitions.partition import Partition
-from airbyte_cdk.sources.types import Record, StreamSlice
+from airbyte_cdk.sources.types import Record
 
 from source_openai_chat.api_client import ApiClient
-from source_openai_chat.feed_state import ALL_MODELS, FeedPosition, FeedState
-from source_openai_chat.feed_stream import FeedCursor, ModelPartitions, ReadSettings, open_feed
+from source_openai_chat.feed_state import FeedPosition, FeedState
+from source_openai_chat.feed_stream import FeedCursor, ListPartition, ModelPartitions, ReadSettings
 
 STREAM_NAME = "chat_completions"
 
 
-class CompletionsPartition(Partition):
+class CompletionsPartition(ListPartition):
     """One newest-first read of the list: everything, or one model's completions."""
 
-    def __init__(
-        self,
-        model: str | None,
-        client: ApiClient,
-        cursor: FeedCursor,
-        settings: ReadSettings,
-    ) -> None:
-        self._model = model
-        self._key = model or ALL_MODELS
-        self._client = client
-        self._cursor = cursor
-        self._settings = settings
-        self._slice = StreamSlice(partition={"model": model} if model else {}, cursor_slice={})
+    stream = STREAM_NAME
 
     def read(self) -> Iterable[Record]:
         position = self._cursor.position(self._key)
-        feed = open_feed(
-            self._client, self._model, position, self._settings, self._cursor.warn_odd_record
-        )
+        feed = self.open_feed(position)
         for records, checkpoint in feed.pages():
             for data in records:
                 yield Record(data=data, stream_name=STREAM_NAME, associated_slice=self._slice)
             if checkpoint:
                 self._cursor.save(self._key, FeedPosition(position.created, checkpoint))
         self._cursor.save(self._key, position.finished(feed.newest_created))
-
-    def to_slice(self) -> Mapping[str, Any] | None:
-        return self._slice
-
-    def stream_name(self) -> str:
-        return STREAM_NAME
-
-    def __hash__(self) -> int:
-        return hash((STREAM_NAME, self._key))
 
 
 def build_completions_stream(

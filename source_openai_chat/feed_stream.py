@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterable, MutableMapping
+from collections.abc import Callable, Iterable, Mapping, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,7 +27,7 @@ from airbyte_cdk.sources.types import Record, StreamSlice
 
 from source_openai_chat.api_client import ApiClient
 from source_openai_chat.feed_reader import NewestFirstFeed
-from source_openai_chat.feed_state import FeedPosition, FeedState
+from source_openai_chat.feed_state import ALL_MODELS, FeedPosition, FeedState
 from source_openai_chat.list_pages import list_page_fetcher
 
 LOGGER = logging.getLogger("airbyte")
@@ -179,6 +179,37 @@ class FeedCursor(Cursor):
         self._message_repository.emit_message(message)
         self._emitted = True
         return printed
+
+
+class ListPartition(Partition):
+    """What a partition of either stream is: one list position (all models, or one model),
+    read with `open_feed` and saved under its key in the stream's `FeedCursor`."""
+
+    stream: str  # the stream's name, set by each subclass
+
+    def __init__(
+        self, model: str | None, client: ApiClient, cursor: FeedCursor, settings: ReadSettings
+    ) -> None:
+        self._model = model
+        self._key = model or ALL_MODELS
+        self._client = client
+        self._cursor = cursor
+        self._settings = settings
+        self._slice = StreamSlice(partition={"model": model} if model else {}, cursor_slice={})
+
+    def open_feed(self, position: FeedPosition) -> NewestFirstFeed:
+        return open_feed(
+            self._client, self._model, position, self._settings, self._cursor.warn_odd_record
+        )
+
+    def to_slice(self) -> Mapping[str, Any] | None:
+        return self._slice
+
+    def stream_name(self) -> str:
+        return self.stream
+
+    def __hash__(self) -> int:
+        return hash((self.stream, self._key))
 
 
 class ModelPartitions(PartitionGenerator):

@@ -24,7 +24,7 @@ import logging
 import queue
 import threading
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
@@ -33,17 +33,17 @@ from airbyte_cdk.sources.connector_state_manager import ConnectorStateManager
 from airbyte_cdk.sources.message import MessageRepository
 from airbyte_cdk.sources.streams.concurrent.default_stream import DefaultStream
 from airbyte_cdk.sources.streams.concurrent.partitions.partition import Partition
-from airbyte_cdk.sources.types import Record, StreamSlice
+from airbyte_cdk.sources.types import Record
 
 from source_openai_chat.api_client import ApiClient
-from source_openai_chat.feed_state import ALL_MODELS, Checkpoint, FeedPosition, FeedState
+from source_openai_chat.feed_state import Checkpoint, FeedPosition, FeedState
 from source_openai_chat.feed_stream import (
     FeedCursor,
+    ListPartition,
     ModelPartitions,
     PrintedStates,
     ReadSettings,
     lower_bound,
-    open_feed,
 )
 from source_openai_chat.fetched_window import FetchedWindow
 from source_openai_chat.messages_fetch import MessagesFetcher
@@ -106,8 +106,10 @@ class _Listed:
     page_end: bool
 
 
-class MessagesPartition(Partition):
+class MessagesPartition(ListPartition):
     """The messages of every completion one newest-first read of the list yields."""
+
+    stream = MESSAGES_STREAM
 
     def __init__(
         self,
@@ -119,21 +121,14 @@ class MessagesPartition(Partition):
         cursor: FeedCursor,
         settings: ReadSettings,
     ) -> None:
-        self._model = model
-        self._key = model or ALL_MODELS
-        self._client = client
+        super().__init__(model, client, cursor, settings)
         self._fetcher = fetcher
         self._pool = pool
         self._limiter = limiter
-        self._cursor = cursor
-        self._settings = settings
-        self._slice = StreamSlice(partition={"model": model} if model else {}, cursor_slice={})
 
     def read(self) -> Iterable[Record]:
         position = self._cursor.position(self._key)
-        feed = open_feed(
-            self._client, self._model, position, self._settings, self._cursor.warn_odd_record
-        )
+        feed = self.open_feed(position)
         # Completions below the next sync's lower bound need not be remembered as fetched.
         next_window = lambda: lower_bound(  # noqa: E731
             position.finished(feed.newest_created).created, self._settings
@@ -182,15 +177,6 @@ class MessagesPartition(Partition):
 
     def save(self, position: FeedPosition) -> threading.Event:
         return self._cursor.save(self._key, position)
-
-    def to_slice(self) -> Mapping[str, Any] | None:
-        return self._slice
-
-    def stream_name(self) -> str:
-        return MESSAGES_STREAM
-
-    def __hash__(self) -> int:
-        return hash((MESSAGES_STREAM, self._key))
 
 
 class _OrderedDelivery:

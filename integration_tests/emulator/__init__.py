@@ -1,6 +1,12 @@
 """Local emulator of the OpenAI stored chat completions API (see server.py)."""
 
-from integration_tests.emulator.dataset import Dataset, generate, make_completion, make_messages
+from integration_tests.emulator.dataset import (
+    Dataset,
+    generate,
+    generate_recent,
+    make_completion,
+    make_messages,
+)
 from integration_tests.emulator.server import (
     RESTRICTED_API_KEY,
     TEST_API_KEY,
@@ -17,6 +23,7 @@ __all__ = [
     "Fault",
     "LoggedRequest",
     "generate",
+    "generate_recent",
     "make_completion",
     "make_messages",
 ]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import random
 import string
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -202,4 +203,17 @@ def generate(count: int, seed: int = 7, start: int = BASE_CREATED) -> Dataset:
         record = make_completion(rng, created)
         dataset.completions.append(record)
         dataset.messages[record["id"]] = make_messages(rng, record["id"], message_count(index, rng))
+    return dataset
+
+
+def generate_recent(count: int, span_seconds: int, seed: int = 11) -> Dataset:
+    """`count` completions created evenly over the last `span_seconds` before now, two input
+    messages each: a busy lookback window."""
+    rng = random.Random(seed)
+    now = int(time.time())
+    dataset = Dataset()
+    for index in range(count):
+        record = make_completion(rng, now - span_seconds + index * span_seconds // count)
+        dataset.completions.append(record)
+        dataset.messages[record["id"]] = make_messages(rng, record["id"], 2)
     return dataset
