@@ -93,3 +93,16 @@ def catalog(
 
 def state(created: int | str) -> list[Any]:
     return StateBuilder().with_stream_state(STREAM, {"created": str(created)}).build()
+
+
+class FakeClock:
+    """A monotonic clock that moves only when something sleeps on it."""
+
+    def __init__(self, start: float = 0.0) -> None:
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds

@@ -14,29 +14,18 @@ from source_openai_chat.api_client import ApiClient, Skipped
 from source_openai_chat.feed_reader import Page
 from source_openai_chat.messages_fetch import MessagesFetcher
 from source_openai_chat.rate_limiter import SharedRateLimiter
-from unit_tests.builders import API_KEY, LIST_URL, ConfigBuilder, template
+from unit_tests.builders import API_KEY, LIST_URL, ConfigBuilder, FakeClock, template
 
 MESSAGES_URL = f"{LIST_URL}/chat-1/messages"
 PAGE = {"object": "list", "data": [{"id": "chat-1-0"}], "last_id": "chat-1-0", "has_more": False}
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.now += seconds
-
-
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
+def clock() -> FakeClock:
+    return FakeClock()
 
 
-def client(clock: Clock, **config) -> tuple[ApiClient, SharedRateLimiter]:
+def client(clock: FakeClock, **config) -> tuple[ApiClient, SharedRateLimiter]:
     source = SourceOpenaiChat(config=ConfigBuilder().with_(**config).build())
     requester = source._requester("messages_requester", "chat_completion_messages")
     limiter = SharedRateLimiter(clock=clock, sleep=clock.sleep)

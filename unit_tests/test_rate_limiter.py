@@ -12,24 +12,14 @@ from source_openai_chat.rate_limiter import (
     SharedRateLimiter,
     Stopped,
 )
+from unit_tests.builders import FakeClock
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.now += seconds
-
-
-def limiter(clock: Clock, **kwargs) -> SharedRateLimiter:
+def limiter(clock: FakeClock, **kwargs) -> SharedRateLimiter:
     return SharedRateLimiter(clock=clock, sleep=clock.sleep, **kwargs)
 
 
-def answered(limiter_: SharedRateLimiter, clock: Clock, count: int, every: float) -> None:
+def answered(limiter_: SharedRateLimiter, clock: FakeClock, count: int, every: float) -> None:
     for _ in range(count):
         sent = limiter_.acquire()
         clock.sleep(every)
@@ -37,7 +27,7 @@ def answered(limiter_: SharedRateLimiter, clock: Clock, count: int, every: float
 
 
 def test_unpaced_until_the_first_429():
-    clock = Clock()
+    clock = FakeClock(1000.0)
     pool = limiter(clock)
 
     starts = [pool.acquire() for _ in range(5)]
@@ -47,7 +37,7 @@ def test_unpaced_until_the_first_429():
 
 
 def test_a_429_pauses_everyone_for_retry_after_and_paces_below_what_got_through():
-    clock = Clock()
+    clock = FakeClock(1000.0)
     pool = limiter(clock)
     answered(pool, clock, 40, every=0.05)  # 40 answers in 2 s: 20/s got through
     sent = pool.acquire()
@@ -62,7 +52,7 @@ def test_a_429_pauses_everyone_for_retry_after_and_paces_below_what_got_through(
 
 
 def test_429s_to_requests_sent_before_a_cut_do_not_cut_again():
-    clock = Clock()
+    clock = FakeClock(1000.0)
     pool = limiter(clock)
     answered(pool, clock, 20, every=0.05)
     in_flight = [pool.acquire() for _ in range(8)]
@@ -76,7 +66,7 @@ def test_429s_to_requests_sent_before_a_cut_do_not_cut_again():
 
 
 def test_the_pace_grows_back_while_answers_come():
-    clock = Clock()
+    clock = FakeClock(1000.0)
     pool = limiter(clock)
     answered(pool, clock, 20, every=0.05)
     pool.rate_limited(pool.acquire(), retry_after=0.0)
@@ -88,7 +78,7 @@ def test_the_pace_grows_back_while_answers_come():
 
 
 def test_max_requests_per_second_paces_from_the_start_and_caps_growth():
-    clock = Clock()
+    clock = FakeClock(1000.0)
     pool = limiter(clock, max_rate=4.0)
 
     starts = [pool.acquire() for _ in range(3)]
@@ -99,7 +89,7 @@ def test_max_requests_per_second_paces_from_the_start_and_caps_growth():
 
 
 def test_no_success_for_longer_than_the_stall_limit_fails():
-    clock = Clock()
+    clock = FakeClock(1000.0)
     pool = limiter(clock, stall_seconds=60)
     answered(pool, clock, 5, every=0.1)
 
@@ -111,7 +101,7 @@ def test_no_success_for_longer_than_the_stall_limit_fails():
 
 
 def test_a_long_wait_is_logged_at_least_once_a_minute(caplog):
-    clock = Clock()
+    clock = FakeClock(1000.0)
     pool = limiter(clock)
     pool.rate_limited(pool.acquire(), retry_after=150.0)
 
@@ -123,7 +113,7 @@ def test_a_long_wait_is_logged_at_least_once_a_minute(caplog):
 
 
 def test_stop_wakes_waiting_requests_with_the_failure_that_stopped_the_sync():
-    clock = Clock()
+    clock = FakeClock(1000.0)
     pool = limiter(clock)
     failure = RuntimeError("HTTP 401")
 
