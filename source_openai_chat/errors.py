@@ -8,17 +8,12 @@ import requests
 from airbyte_cdk.models import AirbyteErrorTraceMessage, FailureType
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
-# The concurrent CDK ends a failed sync with one more trace that sums up the streams' errors and
-# always calls it a config_error, even when they were 5xx or rate limits.
-CONCURRENT_SUMMARY = "Concurrent read failure"
+from source_openai_chat.cdk_seam import CHECK_UNAVAILABLE, CONCURRENT_SUMMARY, exception_of
+
 CONNECTION_FAILURE = re.compile(
     r"(ConnectionError|ConnectTimeout|ReadTimeout|NameResolutionError|Failed to resolve|"
     r"Connection refused|Max retries exceeded)"
 )
-
-# The CDK's words when a request failed on every retry. Only transient conditions are retried
-# here, but a failure raised by a backoff strategy reaches this point as a system_error.
-RETRIES_EXHAUSTED = "Exhausted available request attempts"
 
 
 def explain_check_failure(message: str, base_url: str) -> str:
@@ -26,7 +21,7 @@ def explain_check_failure(message: str, base_url: str) -> str:
     message = message.strip()
     if len(message) > 1 and message[0] == message[-1] and message[0] in "'\"":
         message = message[1:-1]
-    message = re.sub(r"^Stream \w+ is not available: ", "", message)
+    message = CHECK_UNAVAILABLE.sub("", message)
     if CONNECTION_FAILURE.search(message):
         return (
             f"Could not reach the API at base_url {base_url}: the connection failed or timed "
@@ -48,19 +43,8 @@ def closing_summary(
         message=first.message,
         internal_message=f"{error.message} {error.internal_message}".strip(),
         failure_type=first.failure_type,
-        exception=error._exception,
+        exception=exception_of(error),
     )
-
-
-def retries_exhausted_as_transient(error: AirbyteErrorTraceMessage) -> None:
-    """A request that failed on every retry is a transient error, with a message to act on."""
-    if error.failure_type != FailureType.system_error:
-        return
-    if not (error.internal_message or "").startswith(RETRIES_EXHAUSTED):
-        return
-    detail = (error.internal_message or "").partition("Exception: ")[2]
-    error.failure_type = FailureType.transient_error
-    error.message = retries_exhausted(detail.rstrip(". ") or "see the logs").message
 
 
 def retries_exhausted(cause: str) -> AirbyteTracedException:

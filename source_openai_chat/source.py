@@ -19,14 +19,13 @@ from airbyte_cdk.models import (
     SyncMode,
     Type,
 )
-from airbyte_cdk.sources.declarative.models import HttpRequester as HttpRequesterModel
 from airbyte_cdk.sources.declarative.requesters import HttpRequester
 from airbyte_cdk.sources.declarative.yaml_declarative_source import YamlDeclarativeSource
 from airbyte_cdk.sources.streams.concurrent.abstract_stream import AbstractStream
 from airbyte_cdk.sources.streams.concurrent.default_stream import DefaultStream
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
-from source_openai_chat import inputs
+from source_openai_chat import cdk_seam, inputs
 from source_openai_chat.api_client import ApiClient
 from source_openai_chat.completions_stream import STREAM_NAME, build_completions_stream
 from source_openai_chat.config import (
@@ -39,7 +38,6 @@ from source_openai_chat.config import (
 from source_openai_chat.errors import (
     closing_summary,
     explain_check_failure,
-    retries_exhausted_as_transient,
 )
 from source_openai_chat.feed_state import FeedState, UnreadableState
 from source_openai_chat.feed_stream import PrintedStates, ReadSettings
@@ -97,7 +95,7 @@ class SourceOpenaiChat(YamlDeclarativeSource):
         ]
 
     def _completions(self, declarative: DefaultStream) -> DefaultStream:
-        parsed = parse_config(dict(self._config))
+        parsed = parse_config(dict(cdk_seam.source_config(self)))
         return build_completions_stream(
             declarative,
             self._client("list_requester", STREAM_NAME),
@@ -105,12 +103,12 @@ class SourceOpenaiChat(YamlDeclarativeSource):
             parsed.models,
             # Prefetching the next page only pays in `read`; `check` wants one request.
             read_settings(parsed, prefetch=self._configured_catalog is not None),
-            self._message_repository,
-            self._connector_state_manager,
+            cdk_seam.message_repository(self),
+            cdk_seam.state_manager(self),
         )
 
     def _messages(self, declarative: DefaultStream) -> DefaultStream:
-        parsed = parse_config(dict(self._config))
+        parsed = parse_config(dict(cdk_seam.source_config(self)))
         messages_client = self._client(
             "messages_requester", MESSAGES_STREAM, connections=parsed.num_workers
         )
@@ -123,8 +121,8 @@ class SourceOpenaiChat(YamlDeclarativeSource):
             self._feed_state(MESSAGES_STREAM),
             parsed.models,
             read_settings(parsed),
-            self._message_repository,
-            self._connector_state_manager,
+            cdk_seam.message_repository(self),
+            cdk_seam.state_manager(self),
             self._printed_states,
         )
 
@@ -135,17 +133,14 @@ class SourceOpenaiChat(YamlDeclarativeSource):
 
     def _requester(self, definition: str, stream_name: str) -> HttpRequester:
         """One of the manifest's requesters, built by the CDK from `definitions`."""
-        return self._constructor.create_component(
-            HttpRequesterModel,
-            self.resolved_manifest["definitions"][definition],
-            self._config,
-            name=stream_name,
+        return cdk_seam.build_requester(
+            self, self.resolved_manifest["definitions"][definition], stream_name
         )
 
     def _rate_limiter(self) -> SharedRateLimiter:
         """One limiter for every request of this sync, both streams and every worker."""
         if self._limiter is None:
-            parsed = parse_config(dict(self._config))
+            parsed = parse_config(dict(cdk_seam.source_config(self)))
             self._limiter = SharedRateLimiter(
                 max_rate=parsed.max_requests_per_second, stall_seconds=parsed.max_retry_seconds
             )
@@ -154,7 +149,7 @@ class SourceOpenaiChat(YamlDeclarativeSource):
     def _feed_state(self, stream_name: str) -> FeedState:
         try:
             state = FeedState.from_json(
-                self._connector_state_manager.get_stream_state(stream_name, None)
+                cdk_seam.state_manager(self).get_stream_state(stream_name, None)
             )
         except UnreadableState as error:
             message = f"{stream_name}: {error}"
@@ -173,7 +168,7 @@ class SourceOpenaiChat(YamlDeclarativeSource):
 
     def check(self, logger: logging.Logger, config: Mapping[str, Any]) -> AirbyteConnectionStatus:
         try:
-            parsed = parse_config(self._config or config)
+            parsed = parse_config(cdk_seam.source_config(self) or config)
         except InvalidConfig as error:
             return AirbyteConnectionStatus(status=Status.FAILED, message=str(error))
         status = super().check(logger, config)
@@ -184,7 +179,7 @@ class SourceOpenaiChat(YamlDeclarativeSource):
         return status
 
     def discover(self, logger: logging.Logger, config: Mapping[str, Any]) -> AirbyteCatalog:
-        validate_config(self._config or config)
+        validate_config(cdk_seam.source_config(self) or config)
         return super().discover(logger, config)
 
     def read(
@@ -194,12 +189,11 @@ class SourceOpenaiChat(YamlDeclarativeSource):
         catalog: ConfiguredAirbyteCatalog,
         state: list[AirbyteStateMessage] | None = None,
     ) -> Iterator[AirbyteMessage]:
-        validate_config(self._config or config)
+        validate_config(cdk_seam.source_config(self) or config)
         stream_errors: list[AirbyteErrorTraceMessage] = []
         try:
             for message in super().read(logger, config, catalog, state):
                 if message.type == Type.TRACE and message.trace.error:
-                    retries_exhausted_as_transient(message.trace.error)
                     stream_errors.append(message.trace.error)
                 yield message
                 if message.type == Type.STATE:  # printed by now (see PrintedStates)

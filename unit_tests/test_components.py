@@ -10,6 +10,7 @@ from airbyte_cdk.models import AirbyteErrorTraceMessage, FailureType
 from airbyte_cdk.sources.streams.http.error_handlers.response_models import ResponseAction
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
+from source_openai_chat.cdk_seam import CONCURRENT_SUMMARY
 from source_openai_chat.components import (
     OpenAIErrorHandler,
     ReadBySource,
@@ -17,11 +18,9 @@ from source_openai_chat.components import (
     page_body,
 )
 from source_openai_chat.errors import (
-    CONCURRENT_SUMMARY,
     closing_summary,
     describe_answer,
     explain_check_failure,
-    retries_exhausted_as_transient,
 )
 from source_openai_chat.feed_reader import Page, next_after
 
@@ -208,16 +207,3 @@ def test_error_handler_takes_its_total_retry_time_from_the_config():
     )
 
     assert handler.max_time == 42
-
-
-def test_retries_exhausted_become_a_transient_error_that_says_what_happened():
-    error = AirbyteErrorTraceMessage(
-        message="Exhausted available request attempts. Please see logs.",
-        internal_message="Exhausted available request attempts. Exception: HTTP 503.",
-        failure_type=FailureType.system_error,
-    )
-
-    retries_exhausted_as_transient(error)
-
-    assert error.failure_type == FailureType.transient_error
-    assert "kept failing after every retry (HTTP 503)" in error.message
