@@ -10,9 +10,13 @@ from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_openai_chat.cdk_seam import CHECK_UNAVAILABLE, CONCURRENT_SUMMARY, exception_of
 
+# How _describe_exception words a request that never got an answer.
+CONNECTION_FAILED = "the connection failed"
+CONNECTION_TIMED_OUT = "the connection timed out"
+NO_ANSWER = "no answer within the read timeout"
 CONNECTION_FAILURE = re.compile(
-    r"(ConnectionError|ConnectTimeout|ReadTimeout|NameResolutionError|Failed to resolve|"
-    r"Connection refused|Max retries exceeded)"
+    rf"({CONNECTION_FAILED}|{CONNECTION_TIMED_OUT}|{NO_ANSWER}|ConnectionError|ConnectTimeout|"
+    r"ReadTimeout|NameResolutionError|Failed to resolve|Connection refused|Max retries exceeded)"
 )
 
 
@@ -78,10 +82,10 @@ ERRNO = re.compile(r"\[Errno -?\d+\] [^'\")]+")
 def _describe_exception(error: BaseException) -> str:
     """A failed request in a few words; requests' own text nests three reprs and the URL."""
     if isinstance(error, requests.ConnectTimeout):
-        return "the connection timed out"
+        return CONNECTION_TIMED_OUT
     if isinstance(error, requests.ReadTimeout):
-        return "no answer within the read timeout"
+        return NO_ANSWER
     if isinstance(error, requests.ConnectionError):
         reason = ERRNO.search(str(error))
-        return f"the connection failed ({reason.group(0) if reason else type(error).__name__})"
+        return f"{CONNECTION_FAILED} ({reason.group(0) if reason else type(error).__name__})"
     return f"{type(error).__name__}: {error}"

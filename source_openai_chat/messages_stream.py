@@ -152,8 +152,7 @@ class MessagesPartition(ListPartition):
             self._limiter.stop(error)  # the sync fails: wake the requests waiting on the limiter
             raise
         # Keep the completions the next sync lists again: those above its lower bound.
-        next_floor = position.finished(feed.newest_created).created
-        keep = delivery.fetched.since(lower_bound(next_floor, self._settings))
+        keep = delivery.fetched.since(next_window())
         self._cursor.save(self._key, position.finished(feed.newest_created, keep))
 
     def record(self, message: dict[str, Any], completion: dict[str, Any]) -> Record:

@@ -95,7 +95,7 @@ class SourceOpenaiChat(YamlDeclarativeSource):
         ]
 
     def _completions(self, declarative: DefaultStream) -> DefaultStream:
-        parsed = parse_config(dict(cdk_seam.source_config(self)))
+        parsed = self._parsed_config()
         return build_completions_stream(
             declarative,
             self._client("list_requester", STREAM_NAME),
@@ -108,7 +108,7 @@ class SourceOpenaiChat(YamlDeclarativeSource):
         )
 
     def _messages(self, declarative: DefaultStream) -> DefaultStream:
-        parsed = parse_config(dict(cdk_seam.source_config(self)))
+        parsed = self._parsed_config()
         messages_client = self._client(
             "messages_requester", MESSAGES_STREAM, connections=parsed.num_workers
         )
@@ -126,6 +126,10 @@ class SourceOpenaiChat(YamlDeclarativeSource):
             self._printed_states,
         )
 
+    def _parsed_config(self) -> OpenAIChatConfig:
+        """The typed config the streams are built with (see cdk_seam.source_config)."""
+        return parse_config(dict(cdk_seam.source_config(self)))
+
     def _client(self, definition: str, stream_name: str, connections: int = 1) -> ApiClient:
         return ApiClient(
             self._requester(definition, stream_name), self._rate_limiter(), connections
@@ -140,7 +144,7 @@ class SourceOpenaiChat(YamlDeclarativeSource):
     def _rate_limiter(self) -> SharedRateLimiter:
         """One limiter for every request of this sync, both streams and every worker."""
         if self._limiter is None:
-            parsed = parse_config(dict(cdk_seam.source_config(self)))
+            parsed = self._parsed_config()
             self._limiter = SharedRateLimiter(
                 max_rate=parsed.max_requests_per_second, stall_seconds=parsed.max_retry_seconds
             )

@@ -72,6 +72,22 @@ def test_check_failure_on_connection_error_names_base_url():
     assert "base_url http://127.0.0.1:9/v1" in message
 
 
+@pytest.mark.parametrize(
+    "cause",
+    [
+        "the connection failed ([Errno -2] Name or service not known)",
+        "the connection timed out",
+        "no answer within the read timeout",
+    ],
+)
+def test_check_failure_our_client_describes_as_unreachable_names_base_url(cause):
+    raw = f"'Stream chat_completions is not available: The API kept failing ({cause}).'"
+
+    message = explain_check_failure(raw, "https://gateway.example.com/v1")
+
+    assert "Could not reach the API at base_url https://gateway.example.com/v1" in message
+
+
 def _stream_error(message: str, failure_type: FailureType) -> AirbyteErrorTraceMessage:
     return AirbyteErrorTraceMessage(message=message, failure_type=failure_type)
 
