@@ -121,10 +121,12 @@ class OpenAIErrorHandler(DefaultErrorHandler):
     - `x-should-retry: true|false` overrides the filters, as OpenAI's own SDK obeys it first.
     """
 
-    max_retry_seconds: int | str = 600
+    max_retry_seconds: int | str | None = None  # set by the manifest, from the typed config
 
     def __post_init__(self, parameters: Mapping[str, Any]) -> None:
         super().__post_init__(parameters)
+        if self.max_retry_seconds is None:
+            raise ValueError("OpenAIErrorHandler needs max_retry_seconds")
         seconds = InterpolatedString.create(str(self.max_retry_seconds), parameters=parameters)
         self.max_time = int(seconds.eval(self.config))
 

@@ -9,6 +9,8 @@ must not end up in a log.
 from __future__ import annotations
 
 import ipaddress
+import re
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit, urlunsplit
@@ -25,6 +27,7 @@ from pydantic import (
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 DEFAULT_LOOKBACK_MINUTES = 60
 DATE_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+DATE_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$"
 
 
 class InvalidConfig(ValueError):
@@ -39,7 +42,7 @@ class MetadataPair(BaseModel):
 
 
 class OpenAIProvider(BaseModel):
-    provider: Literal["openai"] = "openai"
+    provider: Literal["openai"]
 
 
 class AzureProvider(BaseModel):
@@ -71,18 +74,20 @@ class OpenAIChatConfig(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     api_key: str = Field(min_length=1)
-    api_provider: ApiProvider = Field(default_factory=OpenAIProvider)
-    base_url: str = DEFAULT_BASE_URL
+    api_provider: ApiProvider = Field(
+        default=OpenAIProvider(provider="openai"), json_schema_extra={"type": "object"}
+    )
+    base_url: str = Field(default=DEFAULT_BASE_URL, pattern=r"^https?://[^\s/]+.*$")
     organization_id: str | None = None
     project_id: str | None = None
-    start_date: str | None = None
+    start_date: str | None = Field(default=None, pattern=DATE_PATTERN)
     lookback_window_minutes: int = Field(default=DEFAULT_LOOKBACK_MINUTES, ge=0, strict=True)
     page_size: int = Field(default=100, ge=1, le=100, strict=True)
     max_retries: int = Field(default=5, ge=0, le=20, strict=True)
     max_retry_seconds: int = Field(default=600, ge=1, le=86400, strict=True)
     num_workers: int = Field(default=8, ge=1, le=32, strict=True)
     max_requests_per_second: float | None = Field(default=None, gt=0, le=10000)
-    models: list[str] | None = None
+    models: list[str] | None = Field(default=None, json_schema_extra={"uniqueItems": True})
     metadata_filter: list[MetadataPair] | None = None
 
     @field_validator("api_key")
@@ -92,9 +97,12 @@ class OpenAIChatConfig(BaseModel):
             raise ValueError("must not be blank")
         return _fits_in_a_header(value)
 
-    @field_validator("base_url")
+    # "before": these rules word the refusal better than the field's pattern would.
+    @field_validator("base_url", mode="before")
     @classmethod
-    def _url_is_safe(cls, value: str) -> str:
+    def _url_is_safe(cls, value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
         url = urlsplit(value)
         if url.scheme not in ("http", "https") or not url.hostname:
             raise ValueError("must be an http(s) URL such as https://api.openai.com/v1")
@@ -105,17 +113,21 @@ class OpenAIChatConfig(BaseModel):
             )
         return value
 
-    @field_validator("start_date")
+    @field_validator("start_date", mode="before")
     @classmethod
-    def _date_has_the_format(cls, value: str | None) -> str | None:
-        if value:
+    def _date_has_the_format(cls, value: Any) -> Any:
+        if value == "":  # the form's empty field: no start date
+            return None
+        if isinstance(value, str):
             try:
+                if not re.fullmatch(DATE_PATTERN, value):
+                    raise ValueError
                 datetime.strptime(value, DATE_FORMAT)
             except ValueError:
                 raise ValueError(
                     "must look like 2026-01-31T00:00:00Z (YYYY-MM-DDTHH:MM:SSZ)"
                 ) from None
-        return value or None
+        return value
 
     @model_validator(mode="after")
     def _azure_has_its_endpoint(self) -> OpenAIChatConfig:
@@ -131,6 +143,8 @@ class OpenAIChatConfig(BaseModel):
     def _models_are_names(cls, value: list[str] | None) -> list[str] | None:
         if value and any(not name.strip() for name in value):
             raise ValueError("must not contain an empty model name")
+        if value and len(set(value)) != len(value):
+            raise ValueError("must not name a model twice")
         return value
 
 
@@ -170,6 +184,19 @@ def parse_config(raw: Any) -> OpenAIChatConfig:
     except ValidationError as error:
         problems = [_describe(problem) for problem in error.errors(include_input=False)]
         raise InvalidConfig("Invalid config: " + "; ".join(problems) + ".") from None
+
+
+def with_defaults(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """The config as the manifest and the components read it: every default applied here, so
+    no other place carries one. An optional field without a default stays absent (the CDK
+    checks this config against the spec, whose fields are not nullable). A config the model
+    refuses keeps its values over the defaults (the verbs refuse it by field name before
+    anything reads it)."""
+    try:
+        return parse_config(dict(raw)).model_dump(mode="json", exclude_none=True)
+    except InvalidConfig:
+        defaults = OpenAIChatConfig.model_construct().model_dump(mode="json", exclude_none=True)
+        return {**defaults, **raw}
 
 
 def _describe(problem: Any) -> str:

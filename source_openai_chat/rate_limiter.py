@@ -65,8 +65,8 @@ class SharedRateLimiter:
 
     def __init__(
         self,
-        max_rate: float | None = None,
-        stall_seconds: float = 600.0,
+        max_rate: float | None,
+        stall_seconds: float,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], object] | None = None,
     ) -> None:
@@ -154,6 +154,8 @@ class SharedRateLimiter:
     def _cut(self, now: float) -> None:
         if self._limited_since is None:
             self._limited_since = now
+            if self.counts.succeeded < MIN_MEASURE_SUCCESSES:
+                return  # a 429 among the first requests says nothing of the rate: pause only
             # Whatever the API let through so far, spread over at least a second: a burst it
             # allowed at the start must not set a pace it cannot keep.
             admitted = self.counts.succeeded / max(now - self._started, 1.0)

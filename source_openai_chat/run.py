@@ -76,9 +76,20 @@ def message_line(message: AirbyteMessage) -> str:
 
 
 def run(args: list[str] | None = None) -> None:
+    """The console script: print each protocol line as `launch` does."""
+    with PRINT_BUFFER:
+        for line in protocol_lines(sys.argv[1:] if args is None else args):
+            # One write per message, so threads cannot interleave a message and its newline.
+            print(f"{line}\n", end="")
+            if line.startswith(STATE_LINE):
+                # A checkpoint counts once the platform has it (see feed_stream.PrintedStates).
+                PRINT_BUFFER.flush()
+
+
+def protocol_lines(args: list[str]) -> Iterator[str]:
     """Build the source with config, catalog and state up front (the declarative source only
-    interpolates the config it was constructed with), then run the verb like `launch` does."""
-    args = sys.argv[1:] if args is None else args
+    interpolates the config it was constructed with), then run the verb. An input file it
+    cannot use (inputs.py) ends it with a config_error trace and exit code 1."""
     parsed = AirbyteEntrypoint.parse_args(args)
     config_path = getattr(parsed, "config", None)
     catalog_path = getattr(parsed, "catalog", None)
@@ -90,14 +101,7 @@ def run(args: list[str] | None = None) -> None:
             state=SourceOpenaiChat.read_state(state_path) if state_path else None,
             config_path=config_path,
         )
-    except AirbyteTracedException as refused:  # an input file it cannot use (inputs.py)
-        print(AirbyteEntrypoint.airbyte_message_to_string(refused.as_airbyte_message()))
-        sys.exit(1)
-    entrypoint = OpenAIChatEntrypoint(source)
-    with PRINT_BUFFER:
-        for message in entrypoint.run(parsed):
-            # One write per message, so threads cannot interleave a message and its newline.
-            print(f"{message}\n", end="")
-            if message.startswith(STATE_LINE):
-                # A checkpoint counts once the platform has it (see feed_stream.PrintedStates).
-                PRINT_BUFFER.flush()
+    except AirbyteTracedException as refused:
+        yield AirbyteEntrypoint.airbyte_message_to_string(refused.as_airbyte_message())
+        raise SystemExit(1) from None
+    yield from OpenAIChatEntrypoint(source).run(parsed)

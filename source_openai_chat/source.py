@@ -34,6 +34,7 @@ from source_openai_chat.config import (
     OpenAIChatConfig,
     parse_config,
     redact_url,
+    with_defaults,
 )
 from source_openai_chat.errors import (
     closing_summary,
@@ -62,7 +63,8 @@ class SourceOpenaiChat(YamlDeclarativeSource):
     ) -> None:
         super().__init__(
             path_to_yaml="manifest.yaml",
-            config=config,
+            # The manifest reads the config with every default applied (see config.py).
+            config=with_defaults(config or {}),
             catalog=catalog,
             state=state,
             config_path=config_path,

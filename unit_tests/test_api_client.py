@@ -28,7 +28,7 @@ def clock() -> FakeClock:
 def client(clock: FakeClock, **config) -> tuple[ApiClient, SharedRateLimiter]:
     source = SourceOpenaiChat(config=ConfigBuilder().with_(**config).build())
     requester = source._requester("messages_requester", "chat_completion_messages")
-    limiter = SharedRateLimiter(clock=clock, sleep=clock.sleep)
+    limiter = SharedRateLimiter(None, 600.0, clock=clock, sleep=clock.sleep)
     return ApiClient(requester, limiter, clock=clock), limiter
 
 

@@ -196,7 +196,7 @@ def _body(status: int, content: bytes) -> requests.Response:
     ids=["truncated", "html", "no data"],
 )
 def test_error_handler_retries_a_200_that_is_not_a_complete_page(content):
-    handler = OpenAIErrorHandler(config={}, parameters={})
+    handler = OpenAIErrorHandler(config={}, parameters={}, max_retry_seconds=600)
 
     resolution = handler.interpret_response(_body(200, content))
 
@@ -205,7 +205,7 @@ def test_error_handler_retries_a_200_that_is_not_a_complete_page(content):
 
 
 def test_error_handler_accepts_a_page_and_shares_its_parse():
-    handler = OpenAIErrorHandler(config={}, parameters={})
+    handler = OpenAIErrorHandler(config={}, parameters={}, max_retry_seconds=600)
     response = _body(200, b'{"object":"list","data":[],"has_more":false}')
 
     resolution = handler.interpret_response(response)
@@ -219,7 +219,7 @@ def test_error_handler_takes_its_total_retry_time_from_the_config():
     handler = OpenAIErrorHandler(
         config={"max_retry_seconds": 42},
         parameters={},
-        max_retry_seconds="{{ config.get('max_retry_seconds', 600) }}",
+        max_retry_seconds="{{ config['max_retry_seconds'] }}",
     )
 
     assert handler.max_time == 42

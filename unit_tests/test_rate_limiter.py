@@ -16,7 +16,8 @@ from unit_tests.builders import FakeClock
 
 
 def limiter(clock: FakeClock, **kwargs) -> SharedRateLimiter:
-    return SharedRateLimiter(clock=clock, sleep=clock.sleep, **kwargs)
+    settings = {"max_rate": None, "stall_seconds": 600.0, **kwargs}
+    return SharedRateLimiter(clock=clock, sleep=clock.sleep, **settings)
 
 
 def answered(limiter_: SharedRateLimiter, clock: FakeClock, count: int, every: float) -> None:
@@ -49,6 +50,22 @@ def test_a_429_pauses_everyone_for_retry_after_and_paces_below_what_got_through(
     second = pool.acquire()
     assert first == pytest.approx(sent + 3.0, abs=0.01)
     assert second - first == pytest.approx(1 / pool.rate)
+
+
+def test_a_429_among_the_first_requests_pauses_but_sets_no_pace():
+    """One answer in a second says nothing of the limit: pacing at it would crawl for long."""
+    clock = FakeClock(1000.0)
+    pool = limiter(clock)
+    answered(pool, clock, 1, every=1.0)
+    sent = pool.acquire()
+
+    pool.rate_limited(sent, retry_after=1.0)
+
+    assert pool.rate is None
+    assert pool.acquire() == pytest.approx(sent + 1.0, abs=0.01)
+    answered(pool, clock, 10, every=0.05)  # answers after the first 429 measure the rate ...
+    pool.rate_limited(pool.acquire(), retry_after=0.0)
+    assert pool.rate == pytest.approx(DECREASE * 20, rel=0.01)  # ... for the next cut
 
 
 def test_429s_to_requests_sent_before_a_cut_do_not_cut_again():
