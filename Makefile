@@ -15,8 +15,10 @@ install:  ## the connector, the quick start's PyAirbyte extra and dev tools, pin
 sync: install  ## quick start: sync into .quickstart/demo.duckdb (or openai_chat.duckdb with OPENAI_API_KEY), print a summary
 	@$(UV) run --frozen python -m quickstart
 
+# Four workers on two cores: a quarter of the suite waits (retry backoffs, a killed sync's
+# subprocess, PyAirbyte's connector runs), and the other workers use that time.
 test: install lint  ## every test: unit, end-to-end against the emulator, standard suite, image install
-	@UV="$(UV)" $(UV) run --frozen pytest -n 2
+	@UV="$(UV)" $(UV) run --frozen pytest -n 4
 
 lint: install  ## ruff (lint + format) and hadolint on the Dockerfile
 	@$(UV) run --frozen ruff check .

@@ -145,10 +145,13 @@ def run_in_process(
     logs, stray = io.StringIO(), io.StringIO()
     handler = logging.StreamHandler(logs)
     handler.setFormatter(AirbyteLogFormatter())
+    # The CDK logs through "airbyte" to the root's handler, which writes to the real stdout:
+    # ours replaces it. PyAirbyte (the quick start's tests) gives "airbyte" handlers of its own
+    # and stops it propagating: undone for the run.
     loggers = [logging.getLogger(), logging.getLogger("airbyte")]
-    levels = [logger.level for logger in loggers]
-    console = loggers[0].handlers[:]  # the CDK's, to the real stdout: replaced by ours
+    saved = [(logger.level, logger.handlers[:], logger.propagate) for logger in loggers]
     loggers[0].handlers = [handler]
+    loggers[1].handlers, loggers[1].propagate = [], True
     lines: list[str] = []
     exit_code = 0
     with tempfile.TemporaryDirectory() as tmp:
@@ -165,9 +168,9 @@ def run_in_process(
             traced = assemble_uncaught_exception(type(error), error)
             lines.append(AirbyteEntrypoint.airbyte_message_to_string(traced.as_airbyte_message()))
         finally:
-            loggers[0].handlers = console
-            for logger, level in zip(loggers, levels, strict=True):
+            for logger, (level, handlers, propagate) in zip(loggers, saved, strict=True):
                 logger.setLevel(level)
+                logger.handlers, logger.propagate = handlers, propagate
     stdout = "\n".join([*lines, *logs.getvalue().splitlines()])
     return ConnectorRun(exit_code, stdout, stray.getvalue(), _parse(stdout))
 

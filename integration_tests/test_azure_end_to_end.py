@@ -1,4 +1,4 @@
-"""Both streams through the installed CLI against the emulator in Azure OpenAI mode."""
+"""Both streams against the emulator in Azure OpenAI mode (in-process: harness.run_in_process)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import random
 import pytest
 
 from integration_tests.emulator import TEST_API_KEY, Emulator, generate, make_completion
-from integration_tests.harness import STREAM, configured_catalog, run_connector
+from integration_tests.harness import STREAM, configured_catalog, run_in_process
 
 MESSAGES = "chat_completion_messages"
 BOTH = {STREAM: "incremental", MESSAGES: "incremental"}
@@ -32,7 +32,7 @@ def _message_keys(emulator: Emulator) -> set[tuple[str, str]]:
 
 
 def test_full_refresh_of_both_streams_equals_the_azure_data(azure):
-    run = run_connector(
+    run = run_in_process(
         "read",
         _config(azure.base_url),
         catalog=configured_catalog({STREAM: "full_refresh", MESSAGES: "full_refresh"}),
@@ -50,7 +50,7 @@ def test_full_refresh_of_both_streams_equals_the_azure_data(azure):
 
 def test_incremental_reads_only_new_completions_and_their_messages(azure):
     config = {**_config(azure.base_url), "lookback_window_minutes": 0}
-    first = run_connector("read", config, catalog=configured_catalog(BOTH))
+    first = run_in_process("read", config, catalog=configured_catalog(BOTH))
     newest = max(c["created"] for c in azure.completions())
     rng = random.Random(11)
     new = [make_completion(rng, newest + offset) for offset in (5, 50)]
@@ -58,7 +58,9 @@ def test_incremental_reads_only_new_completions_and_their_messages(azure):
         azure.add(completion)
     azure.clear_requests()
 
-    second = run_connector("read", config, catalog=configured_catalog(BOTH), state=first.last_state)
+    second = run_in_process(
+        "read", config, catalog=configured_catalog(BOTH), state=first.last_state
+    )
 
     assert second.exit_code == 0
     assert {c["id"] for c in new} <= {r["id"] for r in second.records_of(STREAM)}
@@ -71,8 +73,8 @@ def test_incremental_reads_only_new_completions_and_their_messages(azure):
 def test_legacy_endpoint_with_api_version(azure):
     config = _config(azure.legacy_azure_url, api_version="2025-02-01-preview")
 
-    check = run_connector("check", config)
-    run = run_connector("read", config, catalog=configured_catalog({STREAM: "full_refresh"}))
+    check = run_in_process("check", config)
+    run = run_in_process("read", config, catalog=configured_catalog({STREAM: "full_refresh"}))
 
     assert check.connection_status == {"status": "SUCCEEDED"}
     assert len(run.records) == len(azure.completions())
@@ -80,7 +82,7 @@ def test_legacy_endpoint_with_api_version(azure):
 
 
 def test_legacy_endpoint_without_api_version_is_explained(azure):
-    run = run_connector("check", _config(azure.legacy_azure_url))
+    run = run_in_process("check", _config(azure.legacy_azure_url))
 
     assert run.connection_status["status"] == "FAILED"
     assert "Resource not found" in run.connection_status["message"]
@@ -88,7 +90,9 @@ def test_legacy_endpoint_without_api_version_is_explained(azure):
 
 
 def test_wrong_key_shows_azure_message(azure):
-    run = run_connector("check", {**_config(azure.base_url), "api_key": "not-the-azure-key-000000"})
+    run = run_in_process(
+        "check", {**_config(azure.base_url), "api_key": "not-the-azure-key-000000"}
+    )
 
     assert run.connection_status["status"] == "FAILED"
     assert "Access denied due to invalid subscription key" in run.connection_status["message"]

@@ -1,4 +1,7 @@
-"""The installed CLI against the local emulator: what comes out of the Airbyte protocol."""
+"""The connector against the local emulator: what comes out of the Airbyte protocol.
+
+In-process (harness.run_in_process); the console script itself is proven in test_cli.py.
+"""
 
 from __future__ import annotations
 
@@ -16,7 +19,13 @@ from integration_tests.emulator import (
     Fault,
     make_completion,
 )
-from integration_tests.harness import CONNECTOR_ROOT, STREAM, configured_catalog, run_connector
+from integration_tests.harness import (
+    CONNECTOR_ROOT,
+    STREAM,
+    configured_catalog,
+    run_connector,
+    run_in_process,
+)
 
 MESSAGES = "chat_completion_messages"
 INCREMENTAL = configured_catalog({STREAM: "incremental"})
@@ -29,14 +38,14 @@ def ids(records: list[dict[str, Any]]) -> set[str]:
 
 class TestSpecCheckDiscover:
     def test_spec_marks_the_key_secret(self):
-        run = run_connector("spec")
+        run = run_in_process("spec")
 
         spec = run.of_type("SPEC")[0]["spec"]["connectionSpecification"]
         assert run.exit_code == 0
         assert spec["properties"]["api_key"]["airbyte_secret"] is True
 
     def test_check_with_good_key_succeeds_with_one_request(self, emulator, config):
-        run = run_connector("check", config)
+        run = run_in_process("check", config)
 
         assert run.connection_status == {"status": "SUCCEEDED"}
         assert len(emulator.list_requests()) == 1
@@ -50,7 +59,7 @@ class TestSpecCheckDiscover:
         ],
     )
     def test_check_with_rejected_key_reports_openai_message(self, config, key, openai_text):
-        run = run_connector("check", {**config, "api_key": key})
+        run = run_in_process("check", {**config, "api_key": key})
 
         assert run.exit_code == 0
         assert run.connection_status["status"] == "FAILED"
@@ -60,13 +69,13 @@ class TestSpecCheckDiscover:
     def test_check_with_unreachable_base_url_names_it(self, config):
         unreachable = "http://127.0.0.1:9/v1"  # discard port: nothing listens
 
-        run = run_connector("check", {**config, "base_url": unreachable})
+        run = run_in_process("check", {**config, "base_url": unreachable})
 
         assert run.connection_status["status"] == "FAILED"
         assert f"base_url {unreachable}" in run.connection_status["message"]
 
     def test_discover_declares_id_key_created_cursor_and_both_modes(self, config):
-        stream = run_connector("discover", config).catalog["streams"][0]
+        stream = run_in_process("discover", config).catalog["streams"][0]
 
         assert stream["name"] == STREAM
         assert stream["source_defined_primary_key"] == [["id"]]
@@ -76,7 +85,7 @@ class TestSpecCheckDiscover:
 
 class TestRead:
     def test_full_refresh_equals_the_emulator_exactly(self, emulator, config):
-        run = run_connector("read", config, catalog=FULL_REFRESH)
+        run = run_in_process("read", config, catalog=FULL_REFRESH)
 
         # Exactly as the API sent them, top-level nulls included.
         expected = sorted(emulator.completions(), key=lambda r: r["id"])
@@ -91,19 +100,20 @@ class TestRead:
         }
 
     def test_every_record_validates_against_the_discovered_schema(self, config):
-        schema = run_connector("discover", config).catalog["streams"][0]["json_schema"]
+        schema = run_in_process("discover", config).catalog["streams"][0]["json_schema"]
 
-        run = run_connector("read", config, catalog=FULL_REFRESH)
+        run = run_in_process("read", config, catalog=FULL_REFRESH)
 
+        validator = jsonschema.Draft7Validator(schema)  # checked once, not once a record
         for record in run.records:
-            jsonschema.validate(record, schema)
+            validator.validate(record)
 
     def test_incremental_with_nothing_new_and_no_lookback_costs_one_request(self, emulator, config):
         no_lookback = {**config, "lookback_window_minutes": 0}
-        first = run_connector("read", no_lookback, catalog=INCREMENTAL)
+        first = run_in_process("read", no_lookback, catalog=INCREMENTAL)
         emulator.clear_requests()
 
-        second = run_connector("read", no_lookback, catalog=INCREMENTAL, state=first.last_state)
+        second = run_in_process("read", no_lookback, catalog=INCREMENTAL, state=first.last_state)
 
         assert second.exit_code == 0
         assert len(emulator.list_requests()) == 1
@@ -113,19 +123,19 @@ class TestRead:
         )
 
     def test_incremental_with_nothing_new_rereads_only_the_lookback_window(self, emulator, config):
-        first = run_connector("read", config, catalog=INCREMENTAL)  # default lookback: 60 min
+        first = run_in_process("read", config, catalog=INCREMENTAL)  # default lookback: 60 min
         newest = max(r["created"] for r in emulator.completions())
         in_window = [r for r in emulator.completions() if r["created"] >= newest - 3600]
         emulator.clear_requests()
 
-        second = run_connector("read", config, catalog=INCREMENTAL, state=first.last_state)
+        second = run_in_process("read", config, catalog=INCREMENTAL, state=first.last_state)
 
         assert ids(second.records) == ids(in_window)
         # Paging stops at the first page that reaches past the window.
         assert len(emulator.list_requests()) == len(in_window) // 100 + 1
 
     def test_incremental_loses_nothing_at_ties_or_for_late_arrivals(self, emulator, config):
-        first = run_connector("read", config, catalog=INCREMENTAL)
+        first = run_in_process("read", config, catalog=INCREMENTAL)
         newest = max(r["created"] for r in emulator.completions())
         rng = random.Random(42)
         tie = make_completion(rng, newest)  # same second as the saved state
@@ -134,7 +144,7 @@ class TestRead:
         for record in (tie, late, *new):
             emulator.add(record)
 
-        second = run_connector("read", config, catalog=INCREMENTAL, state=first.last_state)
+        second = run_in_process("read", config, catalog=INCREMENTAL, state=first.last_state)
 
         assert second.exit_code == 0
         assert ids([tie, late, *new]) <= ids(second.records)
@@ -142,14 +152,16 @@ class TestRead:
         assert second.last_state[0]["stream"]["stream_state"]["created"] == str(newest + 90)
 
     def test_incremental_requests_grow_with_new_data_not_history(self, emulator, config):
-        first = run_connector("read", {**config, "lookback_window_minutes": 0}, catalog=INCREMENTAL)
+        first = run_in_process(
+            "read", {**config, "lookback_window_minutes": 0}, catalog=INCREMENTAL
+        )
         newest = max(r["created"] for r in emulator.completions())
         rng = random.Random(7)
         for offset in range(1, 151):
             emulator.add(make_completion(rng, newest + offset))
         emulator.clear_requests()
 
-        second = run_connector(
+        second = run_in_process(
             "read",
             {**config, "lookback_window_minutes": 0},
             catalog=INCREMENTAL,
@@ -164,7 +176,7 @@ class TestRead:
         cutoff = records[len(records) // 2]["created"]
         start_date = _iso(cutoff)
 
-        run = run_connector("read", {**config, "start_date": start_date}, catalog=FULL_REFRESH)
+        run = run_in_process("read", {**config, "start_date": start_date}, catalog=FULL_REFRESH)
 
         assert ids(run.records) == {r["id"] for r in records if r["created"] >= cutoff}
 
@@ -177,7 +189,7 @@ class TestRead:
             "metadata_filter": [{"key": "team", "value": "search"}],
         }
 
-        run = run_connector("read", filtered, catalog=INCREMENTAL)
+        run = run_in_process("read", filtered, catalog=INCREMENTAL)
 
         expected = {
             r["id"]
@@ -197,7 +209,7 @@ class TestFaults:
         emulator.inject(Fault("truncated", skip=3))
         emulator.inject(Fault("reset", skip=4))
 
-        run = run_connector("read", config, catalog=FULL_REFRESH)
+        run = run_in_process("read", config, catalog=FULL_REFRESH)
 
         assert run.exit_code == 0
         assert ids(run.records) == ids(emulator.completions())
@@ -206,7 +218,7 @@ class TestFaults:
     def test_persistent_server_error_ends_with_transient_error(self, emulator, config):
         emulator.inject(Fault("status", status=500, headers={"retry-after-ms": "10"}, times=-1))
 
-        run = run_connector("read", {**config, "max_retries": 2}, catalog=FULL_REFRESH)
+        run = run_in_process("read", {**config, "max_retries": 2}, catalog=FULL_REFRESH)
 
         assert run.exit_code != 0
         assert run.errors
@@ -216,7 +228,7 @@ class TestFaults:
     def test_empty_page_claiming_more_ends_the_stream_with_a_warning(self, emulator, config):
         emulator.inject(Fault("empty_has_more", skip=2, times=-1))
 
-        run = run_connector("read", config, catalog=FULL_REFRESH)
+        run = run_in_process("read", config, catalog=FULL_REFRESH)
 
         assert run.exit_code == 0
         assert len(run.records) == 200
@@ -227,6 +239,7 @@ class TestFaults:
     def test_a_page_that_does_not_advance_fails_clearly_instead_of_looping(self, emulator, config):
         emulator.inject(Fault("same_page", skip=1, times=-1))  # ignores `after` from page 2 on
 
+        # In a subprocess with a timeout: should the guard break, the test fails, not hangs.
         run = run_connector("read", config, catalog=FULL_REFRESH, timeout=120)
 
         assert run.exit_code != 0
@@ -253,8 +266,8 @@ class TestBadInput:
     def test_bad_config_is_refused_naming_the_field(self, config, change, field):
         bad = {k: v for k, v in {**config, **change}.items() if v is not None}
 
-        check = run_connector("check", bad)
-        read = run_connector("read", bad, catalog=FULL_REFRESH)
+        check = run_in_process("check", bad)
+        read = run_in_process("read", bad, catalog=FULL_REFRESH)
 
         assert check.connection_status["status"] == "FAILED"
         assert f"'{field}'" in check.connection_status["message"]
@@ -270,7 +283,7 @@ class TestBadInput:
 
         catalog = ("--catalog", missing) if verb == "read" else ()
 
-        run = run_connector(verb, extra_args=("--config", missing, *catalog))
+        run = run_in_process(verb, extra_args=("--config", missing, *catalog))
 
         assert run.exit_code == 1
         assert run.errors[0]["failure_type"] == "config_error"
@@ -282,7 +295,7 @@ class TestSecrets:
     @pytest.mark.parametrize("key", [TEST_API_KEY, "sk-wrong-key-must-not-leak-0000"])
     def test_key_never_appears_in_output_even_with_debug(self, config, key):
         for verb, catalog in (("check", None), ("discover", None), ("read", FULL_REFRESH)):
-            run = run_connector(
+            run = run_in_process(
                 verb, {**config, "api_key": key}, catalog=catalog, extra_args=("--debug",)
             )
 
@@ -292,7 +305,7 @@ class TestSecrets:
     def test_key_never_appears_when_the_sync_fails(self, emulator, config):
         emulator.inject(Fault("status", status=500, times=-1, headers={"retry-after-ms": "1"}))
 
-        run = run_connector(
+        run = run_in_process(
             "read", {**config, "max_retries": 1}, catalog=FULL_REFRESH, extra_args=("--debug",)
         )
 
@@ -321,9 +334,9 @@ class TestAirbyteFiles:
     def test_sample_config_checks_and_reads_with_both_catalogs(self, emulator):
         config = self._load("sample_config.json", emulator.base_url)
 
-        check = run_connector("check", config)
-        full = run_connector("read", config, catalog=self._load("configured_catalog.json"))
-        incremental = run_connector(
+        check = run_in_process("check", config)
+        full = run_in_process("read", config, catalog=self._load("configured_catalog.json"))
+        incremental = run_in_process(
             "read", config, catalog=self._load("configured_catalog_incremental.json")
         )
 
@@ -336,7 +349,7 @@ class TestAirbyteFiles:
             }
 
     def test_invalid_config_fails_check_with_openai_message(self, emulator):
-        run = run_connector("check", self._load("invalid_config.json", emulator.base_url))
+        run = run_in_process("check", self._load("invalid_config.json", emulator.base_url))
 
         assert run.connection_status["status"] == "FAILED"
         assert "Incorrect API key provided" in run.connection_status["message"]
@@ -346,7 +359,7 @@ class TestAirbyteFiles:
         state = self._load("sample_state.json")
         floor = int(state[0]["stream"]["stream_state"]["created"]) - 60 * 60
 
-        run = run_connector(
+        run = run_in_process(
             "read", config, catalog=self._load("configured_catalog_incremental.json"), state=state
         )
 
@@ -359,7 +372,7 @@ class TestAirbyteFiles:
         config = self._load("sample_config.json", emulator.base_url)
         state = self._load("abnormal_state.json")
 
-        run = run_connector(
+        run = run_in_process(
             "read", config, catalog=self._load("configured_catalog_incremental.json"), state=state
         )
 

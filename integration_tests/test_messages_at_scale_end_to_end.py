@@ -1,4 +1,7 @@
-"""`chat_completion_messages` as a busy account uses it: the installed CLI against the emulator.
+"""`chat_completion_messages` as a busy account uses it, against the emulator.
+
+A sync that dies is the installed CLI, killed; every other run is in-process
+(harness.run_in_process).
 
 Every run's messages are compared with the emulator's exactly (the union of a killed run and
 its resume, too), and the emulator's request log says which completions were requested.
@@ -24,7 +27,7 @@ from integration_tests.harness import (
     STREAM,
     ConnectorRun,
     configured_catalog,
-    run_connector,
+    run_in_process,
     run_until_killed,
 )
 from source_openai_chat.fetched_window import FetchedWindow
@@ -68,14 +71,14 @@ def busy() -> Any:
 class TestFetchedOnce:
     def test_a_later_sync_requests_only_new_completions_and_late_arrivals(self, busy):
         config = {"api_key": TEST_API_KEY, "base_url": busy.base_url}
-        first = run_connector("read", config, catalog=INCREMENTAL)
+        first = run_in_process("read", config, catalog=INCREMENTAL)
         rng = random.Random(3)
         newest = max(c["created"] for c in busy.completions())
         new = {add(busy, rng, newest + 1 + offset) for offset in range(20)}
         late = add(busy, rng, newest - 600)  # listed late, 10 minutes behind the cursor
         busy.clear_requests()
 
-        second = run_connector("read", config, catalog=INCREMENTAL, state=first.last_state)
+        second = run_in_process("read", config, catalog=INCREMENTAL, state=first.last_state)
 
         assert second.exit_code == 0
         assert set(requested(busy)) == new | {late}
@@ -85,7 +88,7 @@ class TestFetchedOnce:
         config = {"api_key": TEST_API_KEY, "base_url": busy.base_url}
         short = {**config, "lookback_window_minutes": 10}
 
-        run = run_connector("read", short, catalog=INCREMENTAL)
+        run = run_in_process("read", short, catalog=INCREMENTAL)
 
         state = run.last_state[-1]["stream"]["stream_state"]
         newest = max(c["created"] for c in busy.completions())
@@ -106,7 +109,7 @@ class TestResume:
         before = set(requested(emulator))
         emulator.clear_requests()
 
-        resumed = run_connector("read", config, catalog=catalog, state=killed.last_state)
+        resumed = run_in_process("read", config, catalog=catalog, state=killed.last_state)
 
         assert resumed.exit_code == 0
         assert delivered(killed, resumed) == expected(emulator)
@@ -114,7 +117,7 @@ class TestResume:
         assert len(before) < len(emulator.completions())  # it was killed mid-way
 
     def test_later_sync_killed_mid_way_resumes_requesting_at_most_100_again(self, emulator, config):
-        first = run_connector("read", config, catalog=INCREMENTAL)
+        first = run_in_process("read", config, catalog=INCREMENTAL)
         rng = random.Random(5)
         newest = max(c["created"] for c in emulator.completions())
         for offset in range(1, 301):
@@ -126,7 +129,7 @@ class TestResume:
         )
         before = set(requested(emulator))
         emulator.clear_requests()
-        resumed = run_connector("read", config, catalog=INCREMENTAL, state=killed.last_state)
+        resumed = run_in_process("read", config, catalog=INCREMENTAL, state=killed.last_state)
 
         assert resumed.exit_code == 0
         assert delivered(first, killed, resumed) == expected(emulator)
@@ -143,7 +146,7 @@ class TestResume:
             before = set(requested(emulator))
             emulator.clear_requests()
 
-            resumed = run_connector("read", settings, catalog=INCREMENTAL, state=killed.last_state)
+            resumed = run_in_process("read", settings, catalog=INCREMENTAL, state=killed.last_state)
 
             assert delivered(killed, resumed) == expected(emulator)
             assert len(before & set(requested(emulator))) <= REQUESTED_AHEAD
@@ -154,7 +157,7 @@ class TestRateLimits:
         with Emulator(generate(150, seed=4), rate_limit=60) as emulator:
             settings = {**config, "base_url": emulator.base_url, "num_workers": 16}
 
-            run = run_connector("read", settings, catalog=FULL_REFRESH)
+            run = run_in_process("read", settings, catalog=FULL_REFRESH)
 
             assert run.exit_code == 0
             assert delivered(run) == expected(emulator)
@@ -164,7 +167,7 @@ class TestRateLimits:
     def test_an_exhausted_quota_fails_at_once_as_a_config_error(self, emulator, config):
         emulator.inject(Fault("quota", path="/v1/chat/completions/", skip=2, times=-1))
 
-        run = run_connector("read", config, catalog=FULL_REFRESH)
+        run = run_in_process("read", config, catalog=FULL_REFRESH)
 
         assert run.exit_code != 0
         assert run.errors[0]["failure_type"] == "config_error"
@@ -178,7 +181,7 @@ class TestOneListForBothStreams:
         config = {"api_key": TEST_API_KEY, "base_url": emulator.base_url, "models": models}
         catalog = configured_catalog({STREAM: "incremental", MESSAGES: "incremental"})
 
-        run = run_connector("read", config, catalog=catalog)
+        run = run_in_process("read", config, catalog=catalog)
 
         chosen = {c["id"] for c in emulator.completions() if c["model"] in models}
         assert {r["id"] for r in run.records_of(STREAM)} == chosen

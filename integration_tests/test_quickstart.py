@@ -1,4 +1,8 @@
-"""The README's first command, `python -m quickstart`, end to end into a temporary DuckDB."""
+"""The README's first command, `python -m quickstart`, end to end into a temporary DuckDB.
+
+The syncs run its `main()` in-process (PyAirbyte, which takes seconds to import, still runs the
+connector as a subprocess); one test runs `python -m quickstart` itself.
+"""
 
 from __future__ import annotations
 
@@ -7,13 +11,18 @@ import re
 import socket
 import subprocess
 import sys
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 import pytest
 
 from integration_tests.harness import CONNECTOR_ROOT
-from quickstart.origin import EMULATOR_BASE_RECORDS, EMULATOR_NEW_PER_RUN
+from quickstart import warehouse
+from quickstart.__main__ import main as quickstart_main
+from quickstart.origin import EMULATOR_BASE_RECORDS, EMULATOR_NEW_PER_RUN, emulator_origin
 
 
 def _free_port() -> int:
@@ -23,6 +32,7 @@ def _free_port() -> int:
 
 
 def _quickstart(db: Path, port: int, **env: str) -> subprocess.CompletedProcess[str]:
+    """`python -m quickstart`, the README's first command, in a subprocess."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI_")}
     return subprocess.run(
         [sys.executable, "-m", "quickstart", "--db", str(db), "--port", str(port)],
@@ -33,6 +43,42 @@ def _quickstart(db: Path, port: int, **env: str) -> subprocess.CompletedProcess[
         timeout=600,
         check=False,
     )
+
+
+@dataclass
+class Ran:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture
+def quickstart(monkeypatch, capsys) -> Callable[..., Ran]:
+    """`main()` of `python -m quickstart` in this process, with OPENAI_* variables as given.
+    Importing PyAirbyte takes seconds: its tests share one worker (xdist_group) and import it
+    once. PyAirbyte still runs the connector as a subprocess, as `make sync` does."""
+
+    def run(db: Path, port: int, **env: str) -> Ran:
+        for name in [name for name in os.environ if name.startswith("OPENAI_")]:
+            monkeypatch.delenv(name)
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        capsys.readouterr()
+        with warnings.catch_warnings(record=True) as caught:
+            _python_default_warning_filters()  # what `python -m quickstart` would show
+            returncode = quickstart_main(["--db", str(db), "--port", str(port)])
+        out, err = capsys.readouterr()
+        shown = [f"{w.category.__name__}: {w.message}" for w in caught]
+        return Ran(returncode, out, "\n".join([err, *shown]))
+
+    return run
+
+
+def _python_default_warning_filters() -> None:
+    warnings.resetwarnings()
+    warnings.filterwarnings("default", category=DeprecationWarning, module="__main__")
+    for hidden in (DeprecationWarning, PendingDeprecationWarning, ImportWarning, ResourceWarning):
+        warnings.filterwarnings("ignore", category=hidden)
 
 
 def _table_stats(db: Path) -> tuple[int, int]:
@@ -49,11 +95,12 @@ def _numbers(pattern: str, text: str) -> int:
     return int(match.group(1).replace(",", ""))
 
 
-def test_first_run_loads_everything_then_second_run_loads_only_new(tmp_path):
+@pytest.mark.xdist_group("pyairbyte")
+def test_first_run_loads_everything_then_second_run_loads_only_new(tmp_path, quickstart):
     db = tmp_path / "main.duckdb"  # the file name may be anything, even the schema's
     port = _free_port()
 
-    first = _quickstart(db, port)
+    first = quickstart(db, port)
 
     assert first.returncode == 0, first.stderr[-3000:]
     assert _table_stats(db) == (EMULATOR_BASE_RECORDS, EMULATOR_BASE_RECORDS)
@@ -63,7 +110,7 @@ def test_first_run_loads_everything_then_second_run_loads_only_new(tmp_path):
     assert "Could not determine" not in first.stdout + first.stderr
     assert not [line for line in first.stderr.splitlines() if "warning" in line.lower()]
 
-    second = _quickstart(db, port)
+    second = quickstart(db, port)
 
     assert second.returncode == 0, second.stderr[-3000:]
     total = EMULATOR_BASE_RECORDS + EMULATOR_NEW_PER_RUN
@@ -73,19 +120,16 @@ def test_first_run_loads_everything_then_second_run_loads_only_new(tmp_path):
     assert _numbers(r"Read ([\d,]+) records from the source", second.stdout) < total // 2
 
 
-@pytest.mark.usefixtures("emulator")
-def test_a_file_of_demo_data_is_never_synced_into_from_a_real_account(tmp_path, config):
+def test_a_file_of_demo_data_is_never_synced_into_from_a_real_account(tmp_path, quickstart):
     db = tmp_path / "demo.duckdb"
-    demo = _quickstart(db, _free_port())
-    assert demo.returncode == 0, demo.stderr[-3000:]
+    warehouse.stamp(db, emulator_origin("http://127.0.0.1:8765/v1").identity)
 
-    real = _quickstart(db, _free_port(), OPENAI_API_KEY=config["api_key"] + "-real",
-                       OPENAI_BASE_URL=config["base_url"])  # fmt: skip
+    real = quickstart(db, _free_port(), OPENAI_API_KEY="sk-real-0000000000")
 
     assert real.returncode == 2
     assert "holds the local emulator's demo completions" in real.stderr
     assert "QUICKSTART_DB" in real.stderr
-    assert _table_stats(db) == (EMULATOR_BASE_RECORDS, EMULATOR_BASE_RECORDS)
+    assert warehouse.row_count(db) == 0  # refused before anything was read
 
 
 def test_demo_and_real_data_go_to_different_files_by_default():
@@ -109,9 +153,11 @@ def test_without_key_and_with_the_port_taken_explains_in_one_line(tmp_path):
     assert "OPENAI_API_KEY" in lines[0]
 
 
-@pytest.mark.usefixtures("emulator")
-def test_with_a_key_openai_rejects_prints_openai_message_not_a_traceback(tmp_path, config):
-    run = _quickstart(
+@pytest.mark.xdist_group("pyairbyte")
+def test_with_a_key_openai_rejects_prints_openai_message_not_a_traceback(
+    tmp_path, config, quickstart
+):
+    run = quickstart(
         tmp_path / "w.duckdb",
         _free_port(),
         OPENAI_API_KEY="sk-rejected-by-the-server-0000",

@@ -1,4 +1,7 @@
-"""Interrupted, faulty and odd syncs of `chat_completions`: the installed CLI against the emulator.
+"""Interrupted, faulty and odd syncs of `chat_completions`, against the emulator.
+
+A sync that dies is the installed CLI, killed; every other run is in-process
+(harness.run_in_process).
 
 Every interrupted sync is rerun with the last state it printed, as the platform does, and the
 union of what both runs delivered is compared with the emulator's completions.
@@ -17,6 +20,7 @@ from integration_tests.harness import (
     ConnectorRun,
     configured_catalog,
     run_connector,
+    run_in_process,
     run_until_killed,
 )
 
@@ -50,7 +54,7 @@ class TestResume:
         checkpoint = stream_state(killed)["checkpoint"]
         emulator.clear_requests()
 
-        resumed = run_connector("read", paged, catalog=catalog, state=killed.last_state)
+        resumed = run_in_process("read", paged, catalog=catalog, state=killed.last_state)
 
         assert resumed.exit_code == 0
         assert ids(killed.records) | ids(resumed.records) == ids(emulator.completions())
@@ -60,7 +64,7 @@ class TestResume:
         assert stream_state(resumed) == {"state_version": 2, "created": str(newest)}
 
     def test_later_sync_killed_mid_way_resumes_and_keeps_the_old_floor(self, emulator, paged):
-        first = run_connector("read", paged, catalog=INCREMENTAL)
+        first = run_in_process("read", paged, catalog=INCREMENTAL)
         newest = max(r["created"] for r in emulator.completions())
         rng = random.Random(5)
         added = [make_completion(rng, newest + offset) for offset in range(1, 301)]
@@ -71,7 +75,7 @@ class TestResume:
             paged, catalog=INCREMENTAL, state=first.last_state, kill_after_states=2
         )
         assert stream_state(killed)["created"] == str(newest)  # the floor until it is reached
-        resumed = run_connector("read", paged, catalog=INCREMENTAL, state=killed.last_state)
+        resumed = run_in_process("read", paged, catalog=INCREMENTAL, state=killed.last_state)
 
         assert resumed.exit_code == 0
         assert ids(added) <= ids(killed.records) | ids(resumed.records)
@@ -85,7 +89,7 @@ class TestResume:
         wanted = {r["id"] for r in emulator.completions() if r["model"] in models}
 
         killed = run_until_killed(config, catalog=INCREMENTAL, kill_after_states=4)
-        resumed = run_connector("read", config, catalog=INCREMENTAL, state=killed.last_state)
+        resumed = run_in_process("read", config, catalog=INCREMENTAL, state=killed.last_state)
 
         assert set(stream_state(killed)["models"]) <= set(models)
         assert resumed.exit_code == 0
@@ -97,9 +101,9 @@ class TestResume:
     def test_sync_failing_after_its_retries_resumes_from_its_last_state(self, emulator, paged):
         emulator.inject(Fault("status", status=503, skip=3, times=-1))
 
-        failed = run_connector("read", {**paged, "max_retries": 1}, catalog=INCREMENTAL)
+        failed = run_in_process("read", {**paged, "max_retries": 1}, catalog=INCREMENTAL)
         emulator.faults.clear()
-        resumed = run_connector("read", paged, catalog=INCREMENTAL, state=failed.last_state)
+        resumed = run_in_process("read", paged, catalog=INCREMENTAL, state=failed.last_state)
 
         assert failed.exit_code != 0
         assert [e["failure_type"] for e in failed.errors] == ["transient_error"] * len(
@@ -121,7 +125,7 @@ class TestResume:
             }
         ]
 
-        run = run_connector("read", paged, catalog=INCREMENTAL, state=v1)
+        run = run_in_process("read", paged, catalog=INCREMENTAL, state=v1)
 
         assert run.exit_code == 0
         expected = {r["id"] for r in emulator.completions() if r["created"] >= newest - 600}
@@ -139,7 +143,7 @@ class TestResume:
             }
         ]
 
-        run = run_connector("read", paged, catalog=INCREMENTAL, state=v9)
+        run = run_in_process("read", paged, catalog=INCREMENTAL, state=v9)
 
         assert run.exit_code != 0
         assert run.errors[0]["failure_type"] == "config_error"
@@ -152,7 +156,7 @@ class TestVanishedCursor:
         before = ids(emulator.completions())
         emulator.inject(Fault("delete_after", skip=1))  # the 3rd page's `after` id vanishes
 
-        run = run_connector("read", paged, catalog=FULL_REFRESH)
+        run = run_in_process("read", paged, catalog=FULL_REFRESH)
 
         assert run.exit_code == 0
         assert ids(run.records) == before  # the deleted one was delivered before it vanished
@@ -163,7 +167,7 @@ class TestVanishedCursor:
         killed = run_until_killed(paged, catalog=FULL_REFRESH, kill_after_states=3)
         emulator.delete(stream_state(killed)["checkpoint"]["after"])
 
-        resumed = run_connector("read", paged, catalog=FULL_REFRESH, state=killed.last_state)
+        resumed = run_in_process("read", paged, catalog=FULL_REFRESH, state=killed.last_state)
 
         assert resumed.exit_code == 0
         assert ids(killed.records) | ids(resumed.records) >= ids(emulator.completions())
@@ -174,7 +178,7 @@ class TestVanishedCursor:
         with_messages = {cid for cid, messages in emulator.store.messages.items() if messages}
         emulator.inject(Fault("delete_after", skip=1))
 
-        run = run_connector("read", paged, catalog=configured_catalog({MESSAGES: "full_refresh"}))
+        run = run_in_process("read", paged, catalog=configured_catalog({MESSAGES: "full_refresh"}))
 
         assert run.exit_code == 0
         fetched = {record["completion_id"] for record in run.records_of(MESSAGES)}
@@ -184,7 +188,8 @@ class TestVanishedCursor:
     def test_ids_that_keep_vanishing_fail_clearly_instead_of_looping(self, emulator, paged):
         emulator.inject(Fault("delete_after", times=-1))
 
-        run = run_connector("read", paged, catalog=FULL_REFRESH)
+        # In a subprocess with a timeout: should the guard break, the test fails, not hangs.
+        run = run_connector("read", paged, catalog=FULL_REFRESH, timeout=120)
 
         assert run.exit_code != 0
         assert run.errors[0]["failure_type"] == "transient_error"
@@ -204,7 +209,7 @@ class TestFaults:
     def test_429_waits_for_retry_after_then_succeeds(self, emulator, paged, fault):
         emulator.inject(fault)
 
-        run = run_connector("read", paged, catalog=FULL_REFRESH)
+        run = run_in_process("read", paged, catalog=FULL_REFRESH)
 
         assert run.exit_code == 0
         assert ids(run.records) == ids(emulator.completions())
@@ -215,7 +220,7 @@ class TestFaults:
     def test_a_refused_connection_is_retried_with_one_plain_line_per_attempt(self, config):
         refused = {**config, "base_url": "http://127.0.0.1:9/v1", "max_retries": 1}
 
-        run = run_connector("read", refused, catalog=FULL_REFRESH)
+        run = run_in_process("read", refused, catalog=FULL_REFRESH)
 
         retries = [line for line in run.logs if line.startswith("Retrying")]
         assert retries == [
@@ -232,9 +237,9 @@ class TestFaults:
     ):
         emulator.inject(Fault(kind, status=502, skip=2, times=-1))
 
-        failed = run_connector("read", {**paged, "max_retries": 1}, catalog=INCREMENTAL)
+        failed = run_in_process("read", {**paged, "max_retries": 1}, catalog=INCREMENTAL)
         emulator.faults.clear()
-        resumed = run_connector("read", paged, catalog=INCREMENTAL, state=failed.last_state)
+        resumed = run_in_process("read", paged, catalog=INCREMENTAL, state=failed.last_state)
 
         assert failed.exit_code != 0
         assert failed.errors[0]["failure_type"] == "transient_error"
@@ -244,7 +249,7 @@ class TestFaults:
         emulator.inject(Fault("status", status=503, times=-1))
         config = {**paged, "max_retries": 20, "max_retry_seconds": 1}
 
-        run = run_connector("read", config, catalog=FULL_REFRESH)
+        run = run_in_process("read", config, catalog=FULL_REFRESH)
 
         assert run.exit_code != 0
         assert run.errors[0]["failure_type"] == "transient_error"
@@ -266,7 +271,7 @@ class TestOddRecords:
         odd.append(missing)
         emulator.add(missing, listed_at=newest - 100)
 
-        run = run_connector("read", paged, catalog=INCREMENTAL)
+        run = run_in_process("read", paged, catalog=INCREMENTAL)
 
         assert run.exit_code == 0
         assert ids(odd) <= ids(run.records)

@@ -1,0 +1,67 @@
+"""The installed console script, in a subprocess as Airbyte runs it: protocol lines on stdout,
+exit codes, the excepthook's trace, nothing secret on either stream.
+
+Every other end-to-end rule runs the same code in-process (harness.run_in_process); these are
+the few things only a real process shows. The kill-and-resume tests and the quick start (whose
+PyAirbyte runs this script) run it in a subprocess too.
+"""
+
+from __future__ import annotations
+
+import json
+
+from integration_tests.harness import STREAM, configured_catalog, run_connector
+
+FULL_REFRESH = configured_catalog({STREAM: "full_refresh"})
+
+
+def test_check_exits_0_when_the_key_is_refused(emulator, config):
+    # `spec` and a check that succeeds run from the installed package: test_package_install.py
+    run = run_connector("check", {**config, "api_key": "sk-wrong-0000000000000"})
+
+    assert (run.exit_code, run.connection_status["status"]) == (0, "FAILED")
+    assert "Incorrect API key provided" in run.connection_status["message"]
+
+
+def test_read_prints_records_with_their_nulls_and_a_state_per_line(emulator, config):
+    run = run_connector("read", config, catalog=FULL_REFRESH)
+
+    assert run.exit_code == 0
+    lines = [json.loads(line) for line in run.stdout.splitlines()]  # one message a line
+    records = [line["record"]["data"] for line in lines if line["type"] == "RECORD"]
+    assert sorted(r["id"] for r in records) == sorted(r["id"] for r in emulator.completions())
+    assert any(value is None for record in records for value in record.values())
+    assert run.states
+
+
+def test_a_failed_read_exits_1_with_one_error_trace_and_no_key_anywhere(emulator, config):
+    key = "sk-wrong-key-must-not-leak-0000"
+
+    run = run_connector(
+        "read", {**config, "api_key": key}, catalog=FULL_REFRESH, extra_args=("--debug",)
+    )
+
+    assert run.exit_code == 1
+    assert run.errors[-1]["failure_type"] == "config_error"
+    assert "Incorrect API key provided" in run.errors[-1]["message"]
+    assert key not in run.stdout + run.stderr
+
+
+def test_a_refused_config_exits_1_with_a_config_error_and_no_traceback(config):
+    run = run_connector("read", {**config, "page_size": 0}, catalog=FULL_REFRESH)
+
+    assert run.exit_code == 1
+    assert run.errors[0]["failure_type"] == "config_error"
+    assert "'page_size'" in run.errors[0]["message"]
+    assert "Traceback" not in run.stderr
+
+
+def test_a_missing_input_file_exits_1_with_a_config_error_trace(tmp_path):
+    missing = str(tmp_path / "config.json")
+
+    run = run_connector("check", extra_args=("--config", missing))
+
+    assert run.exit_code == 1
+    assert run.errors[0]["failure_type"] == "config_error"
+    assert f"The --config file {missing} does not exist" in run.errors[0]["message"]
+    assert "Traceback" not in run.stderr
