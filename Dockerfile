@@ -1,7 +1,7 @@
 # Airbyte's Python connector image layout: build in one stage, copy the installed packages into
 # a clean base image, run as the non-root `airbyte` user. Keep BASE_IMAGE equal to
 # metadata.yaml's connectorBuildOptions.baseImage (a test checks it).
-ARG BASE_IMAGE=docker.io/airbyte/python-connector-base:4.0.2@sha256:9fdb1888c4264cf6fee473649ecb593f56f58e5d0096a87ee0b231777e2e3e73
+ARG BASE_IMAGE=docker.io/airbyte/python-connector-base:4.1.0@sha256:1d1aa21d34e851df4e8a87b391c27724c06e2597608e7161f4d167be853bd7b6
 
 FROM ${BASE_IMAGE} AS builder
 WORKDIR /airbyte/integration_code

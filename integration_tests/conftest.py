@@ -1,11 +1,16 @@
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from integration_tests.emulator import RESTRICTED_API_KEY, TEST_API_KEY, Emulator, generate
+
+# The quick start's PyAirbyte 0.71.3 installs on Python < 3.13 only (the `quickstart` extra has
+# that marker): its tests run where it does. CI runs the suite on 3.11 and on 3.13 (.ci/run).
+collect_ignore = ["test_quickstart.py"] if sys.version_info >= (3, 13) else []
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shlex
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -23,10 +24,35 @@ def _run(*args: str, cwd: Path = CONNECTOR_ROOT) -> str:
     return done.stdout
 
 
+# The Python of the Dockerfile's base image (python-connector-base 4.1.0; test_packaging.py
+# pins the image).
+IMAGE_PYTHON = "3.13"
+
+
+def image_python() -> str:
+    """An interpreter of the image's Python version: this one, one on PATH, or pyenv's."""
+    if f"{sys.version_info.major}.{sys.version_info.minor}" == IMAGE_PYTHON:
+        return sys.executable
+    candidates = [shutil.which(f"python{IMAGE_PYTHON}") or ""]
+    if shutil.which("pyenv"):
+        latest = subprocess.run(["pyenv", "latest", IMAGE_PYTHON], capture_output=True,
+                                text=True, check=False).stdout.strip()  # fmt: skip
+        prefix = subprocess.run(["pyenv", "prefix", latest], capture_output=True, text=True,
+                                check=False).stdout.strip()  # fmt: skip
+        candidates.append(str(Path(prefix, "bin", f"python{IMAGE_PYTHON}")) if prefix else "")
+    for candidate in filter(None, candidates):
+        answer = subprocess.run([candidate, "-c", "import sys; print(sys.executable)"],
+                                capture_output=True, text=True, check=False)  # fmt: skip
+        if answer.returncode == 0:
+            return answer.stdout.strip()
+    raise AssertionError(f"this test installs under Python {IMAGE_PYTHON}, as the image does: "
+                         "install it (pyenv install 3.13) or put python3.13 on PATH")  # fmt: skip
+
+
 def test_docker_install_steps_give_a_working_connector_without_dev_tools(tmp_path, config):
     venv = tmp_path / "venv"
     requirements = tmp_path / "requirements.txt"
-    _run(*UV, "venv", "--quiet", "--python", sys.executable, str(venv))
+    _run(*UV, "venv", "--quiet", "--python", image_python(), str(venv))
     python = str(venv / "bin" / "python")
 
     # The same commands as the Dockerfile's builder stage, into the venv instead of a prefix.
@@ -52,6 +78,8 @@ def test_docker_install_steps_give_a_working_connector_without_dev_tools(tmp_pat
     )
     _run(*UV, "pip", "install", "--compile-bytecode", "--python", python, "--no-deps", ".")
 
+    version = _run(python, "-c", "import sys; print(sys.version_info[:2])")
+    assert version.strip() == str(tuple(int(part) for part in IMAGE_PYTHON.split(".")))
     cli = str(venv / "bin" / "source-openai-chat")
     spec = [json.loads(line) for line in _run(cli, "spec").splitlines() if line.startswith("{")]
     assert any(m["type"] == "SPEC" for m in spec)
