@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from queue import Queue
 from typing import Any
 
 from airbyte_cdk.sources.connector_state_manager import ConnectorStateManager
@@ -44,6 +45,16 @@ def message_repository(source: ConcurrentDeclarativeSource) -> MessageRepository
     checkpointing cursors emit STATE through it so a state never overtakes the records it
     covers; the source exposes no public accessor for it."""
     return source._message_repository  # type: ignore[no-any-return]
+
+
+def record_queue(source: ConcurrentDeclarativeSource) -> Queue[Any]:
+    """`_message_repository._queue`: the queue through which worker threads hand every record
+    to the main thread, created inside the source's constructor with a fixed `maxsize` of
+    10,000 items. When stdout is read slowly (a slow destination) it fills to that cap, which
+    set the peak RSS (224-234 MiB); `SourceOpenaiChat` lowers its `maxsize`, which `Queue.put`
+    reads on every call. If the CDK stops sharing the queue this way, the contract test fails
+    (and memory under backpressure is back to the CDK's cap, nothing else)."""
+    return source._message_repository._queue  # type: ignore[attr-defined,no-any-return]
 
 
 def state_manager(source: ConcurrentDeclarativeSource) -> ConnectorStateManager:

@@ -46,6 +46,8 @@ from source_openai_chat.messages_fetch import MessagesFetcher
 from source_openai_chat.messages_stream import MESSAGES_STREAM, build_messages_stream
 from source_openai_chat.rate_limiter import SharedRateLimiter
 
+QUEUED_RECORDS = 1_000
+
 
 class SourceOpenaiChat(YamlDeclarativeSource):
     """Reads `manifest.yaml`; config, catalog and state must be given here, at construction.
@@ -69,6 +71,9 @@ class SourceOpenaiChat(YamlDeclarativeSource):
             state=state,
             config_path=config_path,
         )
+        # Enough queued records to keep stdout busy (ten list pages), few enough that a slow
+        # destination does not pile up the CDK's 10,000 in memory (see cdk_seam.record_queue).
+        cdk_seam.record_queue(self).maxsize = QUEUED_RECORDS
         self._configured_catalog = catalog
         self._limiter: SharedRateLimiter | None = None
         self._printed_states = PrintedStates()

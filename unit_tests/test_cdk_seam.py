@@ -15,6 +15,7 @@ from airbyte_cdk.test.mock_http import HttpMocker
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_openai_chat import SourceOpenaiChat, cdk_seam
+from source_openai_chat.source import QUEUED_RECORDS
 from unit_tests.builders import ConfigBuilder, catalog, completion, error, list_request, page
 
 LOGGER = logging.getLogger("test")
@@ -27,6 +28,15 @@ def test_the_source_keeps_its_config_message_repository_and_state_manager():
     assert cdk_seam.source_config(source)["page_size"] == 7
     assert hasattr(cdk_seam.message_repository(source), "emit_message")
     assert isinstance(cdk_seam.state_manager(source), ConnectorStateManager)
+
+
+def test_the_record_queue_is_the_one_the_concurrent_read_consumes_and_it_is_capped():
+    source = SourceOpenaiChat(config=ConfigBuilder().build())
+
+    queue = cdk_seam.record_queue(source)
+
+    assert queue is source._concurrent_source._queue
+    assert queue.maxsize == QUEUED_RECORDS < 10_000
 
 
 def test_a_requester_is_built_from_the_manifest_with_its_error_handler():
