@@ -6,6 +6,7 @@ Each fails on the CDK upgrade that changes what the connector relies on.
 from __future__ import annotations
 
 import logging
+import warnings
 
 import pytest
 from airbyte_cdk.models import Status, SyncMode
@@ -90,3 +91,18 @@ def test_a_failed_sync_closes_with_the_summary_the_seam_matches(http_mocker):
     # closing_summary recognised the CDK's summary by CONCURRENT_SUMMARY and rewrote it.
     assert cdk_seam.CONCURRENT_SUMMARY in closing.value.internal_message
     assert closing.value.message.startswith("The API rejected the API key (HTTP 401)")
+
+
+def test_building_the_source_streams_and_requesters_raises_no_deprecation_warning():
+    """The manifest uses no field the CDK deprecates (url_base/path were), and nothing else
+    the connector calls is deprecated: an upgrade that removes them would not break it."""
+    config = ConfigBuilder().build()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        source = SourceOpenaiChat(config=config, catalog=catalog())
+        source.streams(config)
+        for name in ("list_requester", "messages_requester"):
+            definition = source.resolved_manifest["definitions"][name]
+            cdk_seam.build_requester(source, definition, "chat_completions")
+
+    assert [str(w.message) for w in caught if issubclass(w.category, DeprecationWarning)] == []
