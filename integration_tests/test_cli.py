@@ -47,15 +47,6 @@ def test_a_failed_read_exits_1_with_one_error_trace_and_no_key_anywhere(emulator
     assert key not in run.stdout + run.stderr
 
 
-def test_a_refused_config_exits_1_with_a_config_error_and_no_traceback(config):
-    run = run_connector("read", {**config, "page_size": 0}, catalog=FULL_REFRESH)
-
-    assert run.exit_code == 1
-    assert run.errors[0]["failure_type"] == "config_error"
-    assert "'page_size'" in run.errors[0]["message"]
-    assert "Traceback" not in run.stderr
-
-
 def test_a_missing_input_file_exits_1_with_a_config_error_trace(tmp_path):
     missing = str(tmp_path / "config.json")
 

@@ -27,10 +27,14 @@ class Origin:
     config: dict[str, Any]
 
     @property
+    def is_demo(self) -> bool:
+        return self.config.get("api_key") == TEST_API_KEY
+
+    @property
     def identity(self) -> str:
         """Whose completions these are: the demo's, or one OpenAI organisation and project's.
         A DuckDB file holds one identity (its rows and its sync state would mix otherwise)."""
-        if self.config.get("api_key") == TEST_API_KEY:
+        if self.is_demo:
             return "the local emulator's demo completions"
         parts = [self.config.get("base_url") or "https://api.openai.com/v1"]
         parts += [f"{key} {self.config[key]}" for key in ("organization_id", "project_id")
