@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import copy
+import functools
 import logging
 from collections.abc import Iterator, Mapping, MutableMapping
 from datetime import UTC, datetime
+from importlib import resources
 from typing import Any
 
+import yaml
 from airbyte_cdk.models import (
     AirbyteCatalog,
     AirbyteConnectionStatus,
@@ -19,8 +23,10 @@ from airbyte_cdk.models import (
     SyncMode,
     Type,
 )
+from airbyte_cdk.sources.declarative.concurrent_declarative_source import (
+    ConcurrentDeclarativeSource,
+)
 from airbyte_cdk.sources.declarative.requesters import HttpRequester
-from airbyte_cdk.sources.declarative.yaml_declarative_source import YamlDeclarativeSource
 from airbyte_cdk.sources.streams.concurrent.abstract_stream import AbstractStream
 from airbyte_cdk.sources.streams.concurrent.default_stream import DefaultStream
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
@@ -49,8 +55,18 @@ from source_openai_chat.rate_limiter import SharedRateLimiter
 QUEUED_RECORDS = 1_000
 
 
-class SourceOpenaiChat(YamlDeclarativeSource):
-    """Reads `manifest.yaml`; config, catalog and state must be given here, at construction.
+@functools.cache
+def _manifest() -> dict[str, Any]:
+    """manifest.yaml of this package, parsed once per process. The CDK's YamlDeclarativeSource
+    opens "manifest.yaml" in the working directory first (a stray file there would be read
+    instead) and parses it again for every source built."""
+    text = resources.files(__package__).joinpath("manifest.yaml").read_text(encoding="utf-8")
+    return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # type: ignore[no-any-return]
+
+
+class SourceOpenaiChat(ConcurrentDeclarativeSource):
+    """The package's `manifest.yaml`; config, catalog and state must be given here, at
+    construction.
 
     `check`, `discover` and `read` first validate the config (see config.py), so a bad value is
     refused with a message naming the field and `failure_type: config_error`.
@@ -64,11 +80,12 @@ class SourceOpenaiChat(YamlDeclarativeSource):
         config_path: str | None = None,
     ) -> None:
         super().__init__(
-            path_to_yaml="manifest.yaml",
+            # The CDK resolves the manifest in place: each source gets its own copy.
+            source_config=copy.deepcopy(_manifest()),
             # The manifest reads the config with every default applied (see config.py).
             config=with_defaults(config or {}),
-            catalog=catalog,
-            state=state,
+            catalog=catalog or ConfiguredAirbyteCatalog(streams=[]),
+            state=state or [],
             config_path=config_path,
         )
         # Enough queued records to keep stdout busy (ten list pages), few enough that a slow

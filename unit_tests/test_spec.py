@@ -112,3 +112,11 @@ def test_every_field_is_in_a_declared_form_group_and_only_the_key_is_required():
         for name, field in spec["properties"].items()
         if name in ("base_url", "lookback_window_minutes", "page_size", "max_retries")
     )
+
+
+def test_a_manifest_yaml_in_the_working_directory_is_not_read(tmp_path, monkeypatch):
+    """The CDK's YamlDeclarativeSource opens ./manifest.yaml before its package's."""
+    (tmp_path / "manifest.yaml").write_text("version: 0.0.1\nstreams: []\n")
+    monkeypatch.chdir(tmp_path)
+
+    assert "api_key" in _spec()["properties"]
