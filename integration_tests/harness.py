@@ -19,6 +19,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -173,6 +174,22 @@ def run_in_process(
                 logger.handlers, logger.propagate = handlers, propagate
     stdout = "\n".join([*lines, *logs.getvalue().splitlines()])
     return ConnectorRun(exit_code, stdout, stray.getvalue(), _parse(stdout))
+
+
+def run_in_process_within(
+    seconds: float, verb: str, config: dict[str, Any], **inputs: Any
+) -> ConnectorRun:
+    """`run_in_process`, failing the test if the run has not ended after `seconds`: for the
+    guards against endless paging, whose regression would otherwise hang the suite. (The run
+    goes on in its daemon thread until the test process ends.)"""
+    finished: list[ConnectorRun] = []
+    worker = threading.Thread(
+        target=lambda: finished.append(run_in_process(verb, config, **inputs)), daemon=True
+    )
+    worker.start()
+    worker.join(seconds)
+    assert finished, f"`{verb}` was still running after {seconds} s: is it looping?"
+    return finished[0]
 
 
 def run_until_killed(

@@ -23,8 +23,8 @@ from integration_tests.harness import (
     CONNECTOR_ROOT,
     STREAM,
     configured_catalog,
-    run_connector,
     run_in_process,
+    run_in_process_within,
 )
 
 MESSAGES = "chat_completion_messages"
@@ -239,8 +239,8 @@ class TestFaults:
     def test_a_page_that_does_not_advance_fails_clearly_instead_of_looping(self, emulator, config):
         emulator.inject(Fault("same_page", skip=1, times=-1))  # ignores `after` from page 2 on
 
-        # In a subprocess with a timeout: should the guard break, the test fails, not hangs.
-        run = run_connector("read", config, catalog=FULL_REFRESH, timeout=120)
+        # Should the guard break, the test fails after 120 s instead of hanging.
+        run = run_in_process_within(120, "read", config, catalog=FULL_REFRESH)
 
         assert run.exit_code != 0
         assert len(emulator.list_requests()) == 2
