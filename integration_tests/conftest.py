@@ -14,9 +14,11 @@ collect_ignore = ["test_quickstart.py"] if sys.version_info >= (3, 13) else []
 
 
 @pytest.fixture
-def emulator() -> Iterator[Emulator]:
-    """A fresh emulator per test on 127.0.0.1: 450 completions, 5 pages of 100."""
-    with Emulator(generate(450), api_keys=[TEST_API_KEY, RESTRICTED_API_KEY]) as running:
+def emulator(request: pytest.FixtureRequest) -> Iterator[Emulator]:
+    """A fresh emulator per test on 127.0.0.1: 450 completions (98 seconds hold several), 5
+    pages of 100. Parametrize it indirectly with Emulator keywords, e.g. shuffle_ties."""
+    options = getattr(request, "param", {})
+    with Emulator(generate(450), api_keys=[TEST_API_KEY, RESTRICTED_API_KEY], **options) as running:
         yield running
 
 

@@ -24,9 +24,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 CONNECTOR_ROOT = Path(__file__).resolve().parent.parent
 STREAM = "chat_completions"
 ENV = {**os.environ, "PYTHONUNBUFFERED": "1"}
+
+
+# Both orders a list may give completions created in the same second (OpenAI documents none),
+# for tests that use the `emulator` fixture.
+TIE_ORDERS = pytest.mark.parametrize(
+    "emulator",
+    [{}, {"shuffle_ties": True}],
+    indirect=True,
+    ids=["ties-by-arrival", "ties-shuffled"],
+)
 
 
 def cli_path() -> str:

@@ -17,11 +17,13 @@ from integration_tests.emulator import (
     TEST_API_KEY,
     Emulator,
     Fault,
+    generate,
     make_completion,
 )
 from integration_tests.harness import (
     CONNECTOR_ROOT,
     STREAM,
+    TIE_ORDERS,
     configured_catalog,
     run_in_process,
     run_in_process_within,
@@ -134,6 +136,7 @@ class TestRead:
         # Paging stops at the first page that reaches past the window.
         assert len(emulator.list_requests()) == len(in_window) // 100 + 1
 
+    @TIE_ORDERS
     def test_incremental_loses_nothing_at_ties_or_for_late_arrivals(self, emulator, config):
         first = run_in_process("read", config, catalog=INCREMENTAL)
         newest = max(r["created"] for r in emulator.completions())
@@ -321,6 +324,15 @@ def _iso(epoch: int) -> str:
 
 def test_emulator_fixture_serves_the_dataset(emulator: Emulator):
     assert len(emulator.completions()) == 450
+
+
+def test_the_emulator_can_list_same_second_completions_in_another_order():
+    dataset = generate(450)
+    by_arrival = Emulator(dataset).completions()
+    shuffled = Emulator(dataset, shuffle_ties=True).completions()
+
+    assert [r["created"] for r in shuffled] == [r["created"] for r in by_arrival]
+    assert [r["id"] for r in shuffled] != [r["id"] for r in by_arrival]
 
 
 class TestAirbyteFiles:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import bisect
 import email.utils
+import hashlib
 import json
 import random
 import socket
@@ -114,9 +115,14 @@ def _masked(key: str) -> str:
 
 
 class Store:
-    """Completions ordered by (`created`, arrival), with O(1) lookup of an `after` position."""
+    """Completions ordered by (`created`, arrival), with O(1) lookup of an `after` position.
 
-    def __init__(self) -> None:
+    OpenAI does not document the order of completions created in the same second. With
+    `shuffle_ties`, ties are listed in an order unrelated to arrival or id (a hash of the id,
+    stable across requests, as a real list must be to page through)."""
+
+    def __init__(self, shuffle_ties: bool = False) -> None:
+        self._shuffle_ties = shuffle_ties
         self._keys: list[tuple[int, int]] = []
         self._records: list[dict[str, Any]] = []
         self._encoded: dict[str, bytes] = {}
@@ -136,7 +142,8 @@ class Store:
         """Insert in `created` order; a record with an older `created` lands behind newer ones.
         `listed_at` places a record whose `created` is missing or odd."""
         self._arrival += 1
-        key = (record["created"] if listed_at is None else listed_at, self._arrival)
+        tiebreak = _tie_rank(record["id"]) if self._shuffle_ties else self._arrival
+        key = (record["created"] if listed_at is None else listed_at, tiebreak)
         position = bisect.bisect_right(self._keys, key)
         self._keys.insert(position, key)
         self._records.insert(position, record)
@@ -185,6 +192,10 @@ class Store:
             index += step
 
 
+def _tie_rank(completion_id: str) -> int:
+    return int.from_bytes(hashlib.blake2b(completion_id.encode(), digest_size=8).digest(), "big")
+
+
 class Emulator:
     """The API's state plus an HTTP server that serves it; use as a context manager."""
 
@@ -201,6 +212,7 @@ class Emulator:
         fault_seed: int = 1,
         rate_limit: float | None = None,
         rate_limit_burst: float | None = None,
+        shuffle_ties: bool = False,
     ) -> None:
         self.azure = azure
         # Requests/s over which the API answers 429 with `retry-after-ms`, as OpenAI does.
@@ -208,7 +220,7 @@ class Emulator:
         self.rate_limited = 0  # requests answered 429 by the rate limit
         self.fault_rate = fault_rate  # share of API requests answered with a random fault
         self._fault_rng = random.Random(fault_seed)
-        self.store = Store()
+        self.store = Store(shuffle_ties)
         self.api_keys = set(api_keys)
         self.latency_s = latency_s
         self.faults: list[Fault] = []
