@@ -30,12 +30,12 @@ from integration_tests.harness import (
     run_in_process,
     run_until_killed,
 )
-from source_openai_chat.fetched_window import FetchedWindow
+from source_openai_chat.streams.fetched_window import FetchedWindow
 
 MESSAGES = "chat_completion_messages"
 INCREMENTAL = configured_catalog({MESSAGES: "incremental"})
 FULL_REFRESH = configured_catalog({MESSAGES: "full_refresh"})
-REQUESTED_AHEAD = 100  # what a resume may request again (messages_stream.REQUESTED_AHEAD)
+REQUESTED_AHEAD = 100  # what a resume may request again (streams.messages.REQUESTED_AHEAD)
 
 
 def expected(emulator: Emulator) -> set[tuple[str, str]]:

@@ -32,8 +32,8 @@ from airbyte_cdk.sources.streams.concurrent.default_stream import DefaultStream
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_openai_chat import cdk_seam, inputs
-from source_openai_chat.api_client import ApiClient
-from source_openai_chat.completions_stream import STREAM_NAME, build_completions_stream
+from source_openai_chat.api.client import ApiClient
+from source_openai_chat.api.rate_limiter import SharedRateLimiter
 from source_openai_chat.config import (
     DATE_FORMAT,
     InvalidConfig,
@@ -46,11 +46,11 @@ from source_openai_chat.errors import (
     closing_summary,
     explain_check_failure,
 )
-from source_openai_chat.feed_state import FeedState, UnreadableState
-from source_openai_chat.feed_stream import PrintedStates, ReadSettings
-from source_openai_chat.messages_fetch import MessagesFetcher
-from source_openai_chat.messages_stream import MESSAGES_STREAM, build_messages_stream
-from source_openai_chat.rate_limiter import SharedRateLimiter
+from source_openai_chat.feed.state import FeedState, UnreadableState
+from source_openai_chat.feed.stream import PrintedStates, ReadSettings
+from source_openai_chat.streams.completions import STREAM_NAME, build_completions_stream
+from source_openai_chat.streams.messages import MESSAGES_STREAM, build_messages_stream
+from source_openai_chat.streams.messages_fetch import MessagesFetcher
 
 QUEUED_RECORDS = 1_000
 

@@ -10,10 +10,10 @@ from airbyte_cdk.models import FailureType
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_openai_chat import SourceOpenaiChat
-from source_openai_chat.api_client import ApiClient, Skipped
-from source_openai_chat.feed_reader import Page
-from source_openai_chat.messages_fetch import MessagesFetcher
-from source_openai_chat.rate_limiter import SharedRateLimiter
+from source_openai_chat.api.client import ApiClient, Skipped
+from source_openai_chat.api.rate_limiter import SharedRateLimiter
+from source_openai_chat.feed.reader import Page
+from source_openai_chat.streams.messages_fetch import MessagesFetcher
 from unit_tests.builders import API_KEY, LIST_URL, ConfigBuilder, FakeClock, template
 
 MESSAGES_URL = f"{LIST_URL}/chat-1/messages"

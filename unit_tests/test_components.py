@@ -22,7 +22,7 @@ from source_openai_chat.errors import (
     describe_answer,
     explain_check_failure,
 )
-from source_openai_chat.feed_reader import Page, next_after
+from source_openai_chat.feed.reader import Page, next_after
 
 
 def _response(headers: dict[str, str]) -> requests.Response:

@@ -8,8 +8,8 @@ import pytest
 from airbyte_cdk.models import FailureType
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
-from source_openai_chat.feed_reader import CursorVanished, NewestFirstFeed, Page
-from source_openai_chat.feed_state import Checkpoint
+from source_openai_chat.feed.reader import CursorVanished, NewestFirstFeed, Page
+from source_openai_chat.feed.state import Checkpoint
 
 
 class FakeList:

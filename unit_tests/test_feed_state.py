@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from source_openai_chat.feed_state import (
+from source_openai_chat.feed.state import (
     ALL_MODELS,
     Checkpoint,
     FeedPosition,
     FeedState,
     UnreadableState,
 )
-from source_openai_chat.fetched_window import FetchedWindow
+from source_openai_chat.streams.fetched_window import FetchedWindow
 
 CHECKPOINT = Checkpoint("chatcmpl-b", 150, 200)
 

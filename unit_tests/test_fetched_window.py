@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from source_openai_chat.fetched_window import FetchedWindow
+from source_openai_chat.streams.fetched_window import FetchedWindow
 
 HOUR_START = 1_767_225_600
 

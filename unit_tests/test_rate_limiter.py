@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from source_openai_chat.rate_limiter import (
+from source_openai_chat.api.rate_limiter import (
     DECREASE,
     RateLimitStalled,
     SharedRateLimiter,

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from source_openai_chat.read_ahead import read_ahead
+from source_openai_chat.feed.read_ahead import read_ahead
 
 
 def test_yields_every_item_in_order():

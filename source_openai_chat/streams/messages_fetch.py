@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from source_openai_chat.api_client import ApiClient, Skipped
-from source_openai_chat.feed_reader import next_after
+from source_openai_chat.api.client import ApiClient, Skipped
+from source_openai_chat.feed.reader import next_after
 
 LOGGER = logging.getLogger("airbyte")
 

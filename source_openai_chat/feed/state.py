@@ -12,7 +12,7 @@ position (all models, or one model when `models` is set):
   again if that id was deleted meanwhile; `newest_created`, the highest `created` delivered,
   which becomes the floor once the sync reaches the old floor.
 - `fetched` (the messages stream only): the completions of the lookback window whose messages
-  were delivered, so the next sync does not request them again (see fetched_window.py).
+  were delivered, so the next sync does not request them again (see streams/fetched_window.py).
 
 Version 2 (this one):
     {"state_version": 2, "created": "1767225600",
@@ -32,7 +32,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from source_openai_chat.fetched_window import FetchedWindow
+from source_openai_chat.streams.fetched_window import FetchedWindow
 
 STATE_VERSION = 2
 ALL_MODELS = ""  # the position of a sync without a `models` filter

@@ -31,10 +31,10 @@ from airbyte_cdk.sources.types import StreamSlice
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 from requests.adapters import HTTPAdapter
 
+from source_openai_chat.api.rate_limiter import RateLimitStalled, SharedRateLimiter
 from source_openai_chat.components import RetryAfterBackoffStrategy, page_body
 from source_openai_chat.errors import describe_answer, retries_exhausted
-from source_openai_chat.feed_reader import Page
-from source_openai_chat.rate_limiter import RateLimitStalled, SharedRateLimiter
+from source_openai_chat.feed.reader import Page
 
 LOGGER = logging.getLogger("airbyte")
 

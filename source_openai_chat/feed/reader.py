@@ -18,8 +18,8 @@ from typing import Any
 from airbyte_cdk.models import FailureType
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
-from source_openai_chat.feed_state import Checkpoint
-from source_openai_chat.read_ahead import read_ahead
+from source_openai_chat.feed.read_ahead import read_ahead
+from source_openai_chat.feed.state import Checkpoint
 
 LOGGER = logging.getLogger("airbyte")
 

@@ -8,8 +8,8 @@ from typing import Any
 from airbyte_cdk.models import FailureType
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
-from source_openai_chat.api_client import ApiClient, Skipped
-from source_openai_chat.feed_reader import CursorVanished, Page
+from source_openai_chat.api.client import ApiClient, Skipped
+from source_openai_chat.feed.reader import CursorVanished, Page
 
 
 def list_page_fetcher(

@@ -25,10 +25,10 @@ from airbyte_cdk.sources.streams.concurrent.partitions.partition_generator impor
 )
 from airbyte_cdk.sources.types import Record, StreamSlice
 
-from source_openai_chat.api_client import ApiClient
-from source_openai_chat.feed_reader import NewestFirstFeed
-from source_openai_chat.feed_state import ALL_MODELS, FeedPosition, FeedState
-from source_openai_chat.list_pages import list_page_fetcher
+from source_openai_chat.api.client import ApiClient
+from source_openai_chat.feed.pages import list_page_fetcher
+from source_openai_chat.feed.reader import NewestFirstFeed
+from source_openai_chat.feed.state import ALL_MODELS, FeedPosition, FeedState
 
 LOGGER = logging.getLogger("airbyte")
 

@@ -1,0 +1,1 @@
+"""The list of stored completions, read for both streams: reader, state, pages, stream base."""
