@@ -10,7 +10,6 @@ from datetime import UTC, datetime
 from importlib import resources
 from typing import Any
 
-import yaml
 from airbyte_cdk.models import (
     AirbyteCatalog,
     AirbyteConnectionStatus,
@@ -30,6 +29,7 @@ from airbyte_cdk.sources.declarative.requesters import HttpRequester
 from airbyte_cdk.sources.streams.concurrent.abstract_stream import AbstractStream
 from airbyte_cdk.sources.streams.concurrent.default_stream import DefaultStream
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
+from airbyte_cdk.utils.yaml_loader import safe_load_yaml
 
 from source_openai_chat import cdk_seam, inputs
 from source_openai_chat.api.client import ApiClient
@@ -61,7 +61,7 @@ def _manifest() -> dict[str, Any]:
     opens "manifest.yaml" in the working directory first (a stray file there would be read
     instead) and parses it again for every source built."""
     text = resources.files(__package__).joinpath("manifest.yaml").read_text(encoding="utf-8")
-    return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # type: ignore[no-any-return]
+    return safe_load_yaml(text)  # type: ignore[no-any-return]
 
 
 class SourceOpenaiChat(ConcurrentDeclarativeSource):
