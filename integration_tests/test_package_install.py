@@ -5,12 +5,11 @@ from __future__ import annotations
 import json
 import os
 import shlex
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 from integration_tests.harness import CONNECTOR_ROOT
+from quickstart.python import find as find_python
 
 # The uv that `make` bootstrapped (PyAirbyte pins an older uv, so it is not a dev dependency).
 UV = shlex.split(os.environ.get("UV", "uv"))
@@ -31,22 +30,13 @@ IMAGE_PYTHON = "3.13"
 
 def image_python() -> str:
     """An interpreter of the image's Python version: this one, one on PATH, or pyenv's."""
-    if f"{sys.version_info.major}.{sys.version_info.minor}" == IMAGE_PYTHON:
-        return sys.executable
-    candidates = [shutil.which(f"python{IMAGE_PYTHON}") or ""]
-    if shutil.which("pyenv"):
-        latest = subprocess.run(["pyenv", "latest", IMAGE_PYTHON], capture_output=True,
-                                text=True, check=False).stdout.strip()  # fmt: skip
-        prefix = subprocess.run(["pyenv", "prefix", latest], capture_output=True, text=True,
-                                check=False).stdout.strip()  # fmt: skip
-        candidates.append(str(Path(prefix, "bin", f"python{IMAGE_PYTHON}")) if prefix else "")
-    for candidate in filter(None, candidates):
-        answer = subprocess.run([candidate, "-c", "import sys; print(sys.executable)"],
-                                capture_output=True, text=True, check=False)  # fmt: skip
-        if answer.returncode == 0:
-            return answer.stdout.strip()
-    raise AssertionError(f"this test installs under Python {IMAGE_PYTHON}, as the image does: "
-                         "install it (pyenv install 3.13) or put python3.13 on PATH")  # fmt: skip
+    major, minor = IMAGE_PYTHON.split(".")
+    path = find_python(((int(major), int(minor)),))
+    assert path, (
+        f"this test installs under Python {IMAGE_PYTHON}, as the image does: install it "
+        f"(pyenv install {IMAGE_PYTHON}) or put python{IMAGE_PYTHON} on PATH"
+    )
+    return path
 
 
 def test_docker_install_steps_give_a_working_connector_without_dev_tools(tmp_path, config):

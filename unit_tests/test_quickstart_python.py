@@ -50,7 +50,22 @@ def test_a_shim_that_does_not_run_is_passed_over(newer_python):
 
 
 def test_without_any_it_says_what_to_install_and_exits_2(newer_python, capsys):
-    assert finder.main() == 2
+    assert finder.main([]) == 2
     message = capsys.readouterr().err
     assert "needs Python 3.11 or 3.12" in message
     assert "pyenv install 3.12" in message
+
+
+def test_asked_for_a_version_it_prints_that_interpreter_whatever_the_quick_start_needs(
+    newer_python, capsys
+):
+    _fake_python(newer_python, "python3.12", "/opt/py312/bin/python3.12 3 12")
+    _fake_python(newer_python, "python3.14", "/opt/py314/bin/python3.14 3 14")
+
+    assert finder.main(["3.14"]) == 0
+    assert capsys.readouterr().out == "/opt/py314/bin/python3.14\n"
+
+
+def test_asked_for_a_version_that_is_not_there_it_says_how_to_get_it(newer_python, capsys):
+    assert finder.main(["3.10"]) == 2
+    assert "pyenv install 3.10" in capsys.readouterr().err
