@@ -97,6 +97,14 @@ class ConnectorRun:
         return [m["log"]["message"] for m in self.of_type("LOG")]
 
 
+def assert_finished(state: dict[str, Any], completions: list[dict[str, Any]], newest: int) -> None:
+    """A finished sync's state: the floor at `newest` and, as the anchor the next sync reads
+    upward after, a completion created in that second."""
+    created_of = {record["id"]: record["created"] for record in completions}
+    assert state == {"state_version": 3, "created": str(newest), "anchor": state.get("anchor")}
+    assert created_of.get(state["anchor"]) == newest
+
+
 def configured_catalog(
     streams: dict[str, str] | None = None, catalog: dict[str, Any] | None = None
 ) -> dict[str, Any]:

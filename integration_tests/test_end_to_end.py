@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import random
+from collections import Counter
 from typing import Any
 
 import jsonschema
@@ -24,6 +25,7 @@ from integration_tests.harness import (
     CONNECTOR_ROOT,
     STREAM,
     TIE_ORDERS,
+    assert_finished,
     configured_catalog,
     run_in_process,
     run_in_process_within,
@@ -96,10 +98,10 @@ class TestRead:
         assert sorted(run.records, key=lambda r: r["id"]) == expected
         assert len(run.records) == len(ids(run.records))  # no id twice in one sync
         newest = max(r["created"] for r in emulator.completions())
-        assert run.last_state[0]["stream"]["stream_state"] == {
-            "state_version": 2,
-            "created": str(newest),
-        }
+        assert_finished(run.last_state[0]["stream"]["stream_state"], expected, newest)
+        # Both ends were read, and met in the middle.
+        assert {q.param("order") for q in emulator.list_requests()} == {"desc", "asc"}
+        assert len(emulator.list_requests()) <= 450 // 100 + 1 + 2
 
     def test_every_record_validates_against_the_discovered_schema(self, config):
         schema = run_in_process("discover", config).catalog["streams"][0]["json_schema"]
@@ -110,7 +112,9 @@ class TestRead:
         for record in run.records:
             validator.validate(record)
 
-    def test_incremental_with_nothing_new_and_no_lookback_costs_one_request(self, emulator, config):
+    def test_incremental_with_nothing_new_and_no_lookback_costs_two_requests(
+        self, emulator, config
+    ):
         no_lookback = {**config, "lookback_window_minutes": 0}
         first = run_in_process("read", no_lookback, catalog=INCREMENTAL)
         emulator.clear_requests()
@@ -118,7 +122,8 @@ class TestRead:
         second = run_in_process("read", no_lookback, catalog=INCREMENTAL, state=first.last_state)
 
         assert second.exit_code == 0
-        assert len(emulator.list_requests()) == 1
+        # Upward after the anchor (nothing), and the page below it that ends the read.
+        assert len(emulator.list_requests()) <= 2
         assert (
             second.last_state[0]["stream"]["stream_state"]
             == (first.last_state[0]["stream"]["stream_state"])
@@ -132,9 +137,11 @@ class TestRead:
 
         second = run_in_process("read", config, catalog=INCREMENTAL, state=first.last_state)
 
-        assert ids(second.records) == ids(in_window)
-        # Paging stops at the first page that reaches past the window.
-        assert len(emulator.list_requests()) == len(in_window) // 100 + 1
+        anchor = first.last_state[0]["stream"]["stream_state"]["anchor"]
+        assert ids(second.records) == ids(in_window) - {anchor}  # the anchor is not read again
+        # Paging stops at the first page that reaches past the window (and one request finds
+        # nothing above the anchor).
+        assert len(emulator.list_requests()) <= len(in_window) // 100 + 2
 
     @TIE_ORDERS
     def test_incremental_loses_nothing_at_ties_or_for_late_arrivals(self, emulator, config):
@@ -172,7 +179,8 @@ class TestRead:
         )
 
         assert len(second.records) >= 150
-        assert len(emulator.list_requests()) == 2  # 150 new records = 2 pages of 100, not 6
+        # 150 new records: a page from each end, and the page below the anchor; not 6 pages.
+        assert len(emulator.list_requests()) <= 4
 
     def test_start_date_excludes_older_records(self, emulator, config):
         records = emulator.completions()
@@ -226,7 +234,9 @@ class TestFaults:
         assert run.exit_code != 0
         assert run.errors
         assert all(e["failure_type"] == "transient_error" for e in run.errors)
-        assert len(emulator.list_requests()) == 3
+        attempts = Counter(q.param("order") for q in emulator.list_requests())
+        assert max(attempts.values()) == 3  # a chain tried 1 + max_retries times, then failed
+        assert all(count <= 3 for count in attempts.values())
 
     def test_empty_page_claiming_more_ends_the_stream_with_a_warning(self, emulator, config):
         emulator.inject(Fault("empty_has_more", skip=2, times=-1))
@@ -234,8 +244,8 @@ class TestFaults:
         run = run_in_process("read", config, catalog=FULL_REFRESH)
 
         assert run.exit_code == 0
-        assert len(run.records) == 200
-        assert len(emulator.list_requests()) == 3
+        assert len(run.records) == 200  # a page from each end
+        assert len(emulator.list_requests()) <= 4
         warnings = [m["log"]["message"] for m in run.of_type("LOG") if m["log"]["level"] == "WARN"]
         assert any("sent an empty one" in message for message in warnings)
 
@@ -246,11 +256,11 @@ class TestFaults:
         run = run_in_process_within(120, "read", config, catalog=FULL_REFRESH)
 
         assert run.exit_code != 0
-        assert len(emulator.list_requests()) == 2
+        assert len(emulator.list_requests()) <= 4  # at most two pages from each end
         assert run.errors[0]["failure_type"] == "transient_error"
         assert "same page again" in run.errors[0]["message"]
         # The repeated page is recognised before it is delivered a second time.
-        assert len(run.records) == len(ids(run.records)) == 100
+        assert len(run.records) == len(ids(run.records)) <= 200
 
 
 class TestBadInput:
@@ -398,7 +408,7 @@ class TestAirbyteFiles:
             for s in run.last_state
         }
         # Migrated from version 1, the saved cursor itself unchanged.
-        assert latest[STREAM] == {"state_version": 2, **saved[STREAM]}
+        assert latest[STREAM] == {"state_version": 3, **saved[STREAM]}
         messages_floor = saved["chat_completion_messages"]["parent_state"][STREAM]["created"]
         assert latest["chat_completion_messages"]["created"] == messages_floor
         assert len(emulator.requests) <= 2  # one list page per stream, no messages

@@ -125,8 +125,8 @@ class SourceOpenaiChat(ConcurrentDeclarativeSource):
             self._client("list_requester", STREAM_NAME),
             self._feed_state(STREAM_NAME),
             parsed.models,
-            # Prefetching the next page only pays in `read`; `check` wants one request.
-            read_settings(parsed, prefetch=self._configured_catalog is not None),
+            # Two chains a page ahead only pay in `read`; `check` wants one request.
+            read_settings(parsed, background=self._configured_catalog is not None),
             cdk_seam.message_repository(self),
             cdk_seam.state_manager(self),
         )
@@ -230,7 +230,7 @@ class SourceOpenaiChat(ConcurrentDeclarativeSource):
             raise closing_summary(error, stream_errors) from error.__cause__
 
 
-def read_settings(config: OpenAIChatConfig, prefetch: bool = True) -> ReadSettings:
+def read_settings(config: OpenAIChatConfig, background: bool = True) -> ReadSettings:
     start = (
         int(datetime.strptime(config.start_date, DATE_FORMAT).replace(tzinfo=UTC).timestamp())
         if config.start_date
@@ -240,7 +240,7 @@ def read_settings(config: OpenAIChatConfig, prefetch: bool = True) -> ReadSettin
         page_size=config.page_size,
         lookback_seconds=config.lookback_window_minutes * 60,
         start=start,
-        prefetch=prefetch,
+        background=background,
     )
 
 

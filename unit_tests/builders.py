@@ -23,9 +23,16 @@ def template(name: str) -> dict[str, Any]:
     return json.loads((RESPONSES / f"{name}.json").read_text())
 
 
+# A start_date below every test record keeps a first read to the newest-first chain alone, which
+# these tests describe request by request (an oldest-first chain from the oldest end would read
+# below a start_date). The two-ended read has its own tests: test_meeting.py, test_two_ended.py
+# and the end-to-end ones.
+SINGLE_CHAIN_START = "2020-01-01T00:00:00Z"
+
+
 class ConfigBuilder:
     def __init__(self) -> None:
-        self._config: dict[str, Any] = {"api_key": API_KEY}
+        self._config: dict[str, Any] = {"api_key": API_KEY, "start_date": SINGLE_CHAIN_START}
 
     def with_(self, **values: Any) -> ConfigBuilder:
         self._config.update(values)

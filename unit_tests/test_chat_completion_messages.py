@@ -113,8 +113,9 @@ class TestIncrementalMessages:
         # No mock for "old": a request for its messages would fail the test.
         assert _keys(output) == [("new", "new-0")]
         final = output.state_messages[-1].state.stream.stream_state.__dict__
-        assert final["state_version"] == 2
+        assert final["state_version"] == 3
         assert final["created"] == str(NEWEST)
+        assert final["anchor"] == "new"  # the next sync reads upward after it
 
 
 class TestOneListForBothStreams:

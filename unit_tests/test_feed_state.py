@@ -1,4 +1,4 @@
-"""The versioned `chat_completions` state: reading every version, writing version 2."""
+"""The versioned `chat_completions` state: reading every version, writing version 3."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import pytest
 
 from source_openai_chat.feed.state import (
     ALL_MODELS,
+    ChainPosition,
     Checkpoint,
     FeedPosition,
     FeedState,
@@ -13,26 +14,66 @@ from source_openai_chat.feed.state import (
 )
 from source_openai_chat.streams.fetched_window import FetchedWindow
 
-CHECKPOINT = Checkpoint("chatcmpl-b", 150, 200)
+CHECKPOINT = Checkpoint(ChainPosition("chatcmpl-b", 150), newest_created=200)
+TWO_CHAINS = Checkpoint(
+    descending=ChainPosition("chatcmpl-b", 150),
+    ascending=ChainPosition("chatcmpl-y", 120),
+    origin="chatcmpl-a",
+    newest_created=200,
+    newest_id="chatcmpl-n",
+)
 
 
-def test_version_2_round_trips_with_checkpoints_and_models():
+def test_version_3_round_trips_with_both_chains_anchors_and_models():
     state = FeedState(
         {
-            ALL_MODELS: FeedPosition(100, CHECKPOINT),
-            "gpt-4o": FeedPosition(90),
+            ALL_MODELS: FeedPosition(100, TWO_CHAINS, anchor="chatcmpl-a"),
+            "gpt-4o": FeedPosition(90, anchor="chatcmpl-m"),
+            "o3": FeedPosition(80, Checkpoint(met=True, origin="chatcmpl-o"), anchor="chatcmpl-o"),
         }
     )
 
     written = state.to_json()
 
     assert written == {
-        "state_version": 2,
+        "state_version": 3,
         "created": "100",
-        "checkpoint": {"after": "chatcmpl-b", "after_created": 150, "newest_created": 200},
-        "models": {"gpt-4o": {"created": "90"}},
+        "anchor": "chatcmpl-a",
+        "checkpoint": {
+            "after": "chatcmpl-b",
+            "after_created": 150,
+            "ascending": {"after": "chatcmpl-y", "after_created": 120},
+            "origin": "chatcmpl-a",
+            "newest_created": 200,
+            "newest_id": "chatcmpl-n",
+        },
+        "models": {
+            "gpt-4o": {"created": "90", "anchor": "chatcmpl-m"},
+            "o3": {
+                "created": "80",
+                "anchor": "chatcmpl-o",
+                "checkpoint": {"origin": "chatcmpl-o", "met": True, "newest_created": None},
+            },
+        },
     }
     assert FeedState.from_json(written) == state
+
+
+def test_version_2_reads_as_the_newest_first_chain_alone_without_an_anchor():
+    state = FeedState.from_json(
+        {
+            "state_version": 2,
+            "created": "100",
+            "checkpoint": {"after": "chatcmpl-b", "after_created": 150, "newest_created": 200},
+            "models": {"gpt-4o": {"created": "90"}},
+        }
+    )
+
+    assert state.positions == {
+        ALL_MODELS: FeedPosition(100, CHECKPOINT),
+        "gpt-4o": FeedPosition(90),
+    }
+    assert state.to_json()["state_version"] == 3
 
 
 @pytest.mark.parametrize("created", ["1767225600", 1767225600])
@@ -40,7 +81,7 @@ def test_version_1_cursor_becomes_the_floor_of_all_models(created):
     state = FeedState.from_json({"created": created})
 
     assert state.positions == {ALL_MODELS: FeedPosition(1767225600)}
-    assert state.to_json() == {"state_version": 2, "created": "1767225600"}
+    assert state.to_json() == {"state_version": 3, "created": "1767225600"}
 
 
 def test_version_1_per_model_state_of_the_cdk_is_migrated():
@@ -104,21 +145,35 @@ def test_a_model_without_its_own_position_starts_where_an_unfiltered_sync_stoppe
     assert FeedState({"o3": FeedPosition(50)}).position(ALL_MODELS) == FeedPosition()
 
 
-def test_full_refresh_keeps_checkpoints_and_forgets_floors():
-    state = FeedState({ALL_MODELS: FeedPosition(100, CHECKPOINT), "o3": FeedPosition(50)})
+def test_full_refresh_keeps_where_it_stood_and_forgets_floors_and_anchors():
+    state = FeedState(
+        {
+            ALL_MODELS: FeedPosition(100, TWO_CHAINS, anchor="chatcmpl-a"),
+            "gpt-4o": FeedPosition(None, TWO_CHAINS),
+            "o3": FeedPosition(50, anchor="chatcmpl-o"),
+        }
+    )
 
-    assert state.without_floors().positions == {ALL_MODELS: FeedPosition(None, CHECKPOINT)}
+    assert state.without_floors().positions == {
+        # It read upward from an anchor a full refresh does not start from: only the
+        # newest-first chain's place carries over.
+        ALL_MODELS: FeedPosition(None, CHECKPOINT),
+        "gpt-4o": FeedPosition(None, TWO_CHAINS),
+    }
 
 
-def test_a_finished_position_takes_the_newest_created_it_delivered():
-    assert FeedPosition(100, CHECKPOINT).finished(200) == FeedPosition(200)
-    assert FeedPosition(300, CHECKPOINT).finished(200) == FeedPosition(300)
+def test_a_finished_position_takes_the_newest_completion_it_delivered_as_floor_and_anchor():
+    assert FeedPosition(100, CHECKPOINT).finished(200, "n") == FeedPosition(200, anchor="n")
+    assert FeedPosition(300, CHECKPOINT, anchor="a").finished(200, "n") == FeedPosition(
+        300, anchor="a"
+    )
+    assert FeedPosition(300, anchor="a").finished(300) == FeedPosition(300, anchor="a")
     assert FeedPosition().finished(None) == FeedPosition()
 
 
 def test_a_newer_version_is_refused():
-    with pytest.raises(UnreadableState, match="version 3"):
-        FeedState.from_json({"state_version": 3})
+    with pytest.raises(UnreadableState, match="version 4"):
+        FeedState.from_json({"state_version": 4})
 
 
 def test_an_unknown_shape_starts_over_instead_of_failing():

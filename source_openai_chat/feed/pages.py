@@ -13,14 +13,14 @@ from source_openai_chat.feed.reader import CursorVanished, Page
 
 
 def list_page_fetcher(
-    client: ApiClient, page_size: int, model: str | None
+    client: ApiClient, page_size: int, model: str | None, order: str
 ) -> Callable[[str | None], Page]:
-    """`fetch(after)` for `NewestFirstFeed`. The requester's error handler must hand a 404 back
-    (IGNORE): with `after` set it means that id no longer exists, which the reader recovers
-    from; without, the URL is wrong."""
+    """`fetch(after)` for one chain of the list (`order` "desc" or "asc"). The requester's
+    error handler must hand a 404 back (IGNORE): with `after` set it means that id no longer
+    exists, which the chain recovers from; without, the URL is wrong."""
 
     def fetch(after: str | None) -> Page:
-        params: dict[str, Any] = {"limit": page_size}
+        params: dict[str, Any] = {"limit": page_size, "order": order}
         if after:
             params["after"] = after
         if model:

@@ -1,25 +1,26 @@
-"""Reads one OpenAI list newest first, page by page, with a checkpoint after every page.
+"""The two chains a list is read by: newest first from the top, oldest first from an anchor.
 
-Why not the CDK's SimpleRetriever: its paginator cannot say where a newest-first read stands
-(the CDK writes state only when a partition ends), cannot recover when the `after` id it pages
-from is deleted (retention deletes the oldest completions, exactly where a long first sync
-reads), and requests the next page only after the current one has been handed on. This reader
-does those three things and nothing else; HTTP (auth, retries, backoff) stays the CDK's
-requester, behind `fetch`.
+Why not the CDK's SimpleRetriever: its paginator cannot say where a read stands (the CDK
+writes state only when a partition ends), cannot recover when the `after` id it pages from is
+deleted (retention deletes the oldest completions, exactly where a long first sync reads), and
+reads one chain of pages, so a sync takes at least pages x round trip. Each chain here yields
+its pages with the place to continue after them and recovers from a vanished `after` id;
+which of its records are delivered is the meeting's to say (feed/meeting.py), and both chains
+run at once in feed/two_ended.py. HTTP (auth, retries, backoff) stays the CDK's requester,
+behind `fetch`.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from airbyte_cdk.models import FailureType
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
-from source_openai_chat.feed.read_ahead import read_ahead
-from source_openai_chat.feed.state import Checkpoint
+from source_openai_chat.feed.state import ChainPosition
 
 LOGGER = logging.getLogger("airbyte")
 
@@ -32,6 +33,16 @@ class Page:
     records: list[Any]
     has_more: bool
     last_id: str | None
+
+
+@dataclass(frozen=True)
+class ChainPage:
+    """A page one chain read: the records it offers, where the chain continues once they are
+    delivered (None: not a safe place to resume from), and whether the chain ends here."""
+
+    records: list[Any]
+    position: ChainPosition | None
+    last: bool
 
 
 class CursorVanished(Exception):
@@ -48,34 +59,25 @@ class Boundary:
 
 @dataclass
 class NewestFirstFeed:
-    """One newest-first read, down to `lower_bound` (exclusive) or the end of the list.
+    """One newest-first chain, down to `lower_bound` (exclusive) or the end of the list.
 
-    `pages()` yields each page's records to deliver with the checkpoint that is true once they
-    are delivered. Records older than `lower_bound` end the read and are not delivered. A
-    record without an integer `created` is delivered (data first), reported to
-    `on_odd_record`, and never moves the cursor. When an `after` id vanishes, the read steps
-    back to an earlier page end (or the top) and skips what it had delivered (`created` above
-    the vanished id's): at-least-once, never a loop (at most `max_recoveries` times).
+    Records older than `lower_bound` end the chain and are not offered. A record without an
+    integer `created` is offered (data first), reported to `on_odd_record`, and never moves the
+    position. When an `after` id vanishes, the chain steps back to an earlier page end (or the
+    top) and skips what it had offered (`created` above the vanished id's): at-least-once, never
+    a loop (at most `max_recoveries` times).
     """
 
     fetch: Callable[[str | None], Page]
     lower_bound: int | None = None
-    resume: Checkpoint | None = None
+    resume: ChainPosition | None = None
     on_odd_record: Callable[[Any], None] = lambda record: None
-    prefetch: bool = True
     max_recoveries: int = MAX_RECOVERIES
-    newest_created: int | None = field(default=None, init=False)
 
-    def pages(self) -> Iterator[tuple[list[Any], Checkpoint | None]]:
-        """With `prefetch`, the paging runs one page ahead in its own thread: the next request
-        leaves as soon as a page is parsed, while the engine is still handing on this one."""
-        return read_ahead(self._pages()) if self.prefetch else self._pages()
-
-    def _pages(self) -> Iterator[tuple[list[Any], Checkpoint | None]]:
+    def pages(self) -> Iterator[ChainPage]:
         boundaries = [Boundary(None, None)]
         if self.resume:
             boundaries.append(Boundary(self.resume.after, self.resume.after_created))
-            self.newest_created = self.resume.newest_created
         delivered_down_to: int | None = None  # while recovering: skip records above this
         recoveries = 0
         paged_after: set[str] = set()  # every `after` this read has followed
@@ -84,14 +86,7 @@ class NewestFirstFeed:
             try:
                 page = self.fetch(after)
             except CursorVanished:
-                recoveries += 1
-                if recoveries > self.max_recoveries:
-                    raise _fail(
-                        f"The list lost its place {recoveries} times (the completion ids it "
-                        "pages after were deleted while it read); the sync stopped so it "
-                        "can resume from its last state.",
-                        FailureType.transient_error,
-                    ) from None
+                recoveries = _count_recovery(recoveries, self.max_recoveries)
                 vanished = boundaries.pop()
                 paged_after.clear()  # stepping back re-reads pages, at most max_recoveries times
                 if vanished.created is not None:
@@ -110,7 +105,7 @@ class NewestFirstFeed:
                 continue
             records, reached_bound = self._select(page.records, delivered_down_to)
             following = None if reached_bound else next_after(page, after, paged_after)
-            checkpoint = None
+            position = None
             if following:
                 boundary = Boundary(following, _last_created(page.records))
                 boundaries.append(boundary)
@@ -118,21 +113,15 @@ class NewestFirstFeed:
                 if boundary.created is not None and (
                     delivered_down_to is None or boundary.created <= delivered_down_to
                 ):
-                    checkpoint = Checkpoint(following, boundary.created, self.newest_created)
-            yield records, checkpoint
+                    position = ChainPosition(following, boundary.created)
+            yield ChainPage(records, position, last=not following)
             if not following:
                 return
 
     def _select(self, items: list[Any], delivered_down_to: int | None) -> tuple[list[Any], bool]:
-        """The records to deliver, and whether the page reached the lower bound."""
+        """The records to offer, and whether the page reached the lower bound."""
         selected = []
-        for record in items:
-            if not isinstance(record, dict):
-                raise _fail(
-                    "The API returned a list item that is not a JSON object; it cannot be "
-                    "delivered as a record, so the sync stopped instead of dropping it.",
-                    FailureType.system_error,
-                )
+        for record in objects(items):
             created = record.get("created")
             if type(created) is not int:
                 self.on_odd_record(record)
@@ -142,10 +131,93 @@ class NewestFirstFeed:
                 return selected, True
             if delivered_down_to is not None and created > delivered_down_to:
                 continue
-            if self.newest_created is None or created > self.newest_created:
-                self.newest_created = created
             selected.append(record)
         return selected, False
+
+
+@dataclass
+class OldestFirstFeed:
+    """One oldest-first chain, from after `origin` (None: the oldest end) to the end of the list.
+
+    It offers every record it reads: what this chain or the other one already delivered is the
+    meeting's to drop. When an `after` id vanishes (at the oldest end, retention deleting the
+    oldest completions is the normal case) it steps back to an earlier page end or to the
+    origin, which re-reads only what the meeting drops. When the origin itself vanishes, the
+    chain ends without a last page: the newest-first chain then reads the rest alone.
+    """
+
+    fetch: Callable[[str | None], Page]
+    origin: str | None = None
+    resume: ChainPosition | None = None
+    on_odd_record: Callable[[Any], None] = lambda record: None
+    max_recoveries: int = MAX_RECOVERIES
+
+    def pages(self) -> Iterator[ChainPage]:
+        boundaries: list[str | None] = [self.origin]
+        if self.resume:
+            boundaries.append(self.resume.after)
+        recoveries = 0
+        paged_after: set[str] = set()
+        while True:
+            after = boundaries[-1]
+            try:
+                page = self.fetch(after)
+            except CursorVanished:
+                recoveries = _count_recovery(recoveries, self.max_recoveries)
+                boundaries.pop()
+                paged_after.clear()
+                if not boundaries:
+                    LOGGER.warning(
+                        "Completion %s, after which the list was read oldest first, no longer "
+                        "exists; the list is read newest first alone from here.",
+                        after,
+                    )
+                    return
+                LOGGER.warning(
+                    "Completion %s, where the list was paging from (oldest first), no longer "
+                    "exists (deleted or expired); reading again from %s.",
+                    after,
+                    boundaries[-1] or "the oldest",
+                )
+                continue
+            records = objects(page.records)
+            for record in records:
+                if type(record.get("created")) is not int:
+                    self.on_odd_record(record)
+            following = next_after(page, after, paged_after)
+            position = None
+            if following:
+                boundaries.append(following)
+                del boundaries[1 : -REMEMBERED_BOUNDARIES or None]
+                created = _last_created(records)
+                position = None if created is None else ChainPosition(following, created)
+            yield ChainPage(records, position, last=not following)
+            if not following:
+                return
+
+
+def objects(items: list[Any]) -> list[dict[str, Any]]:
+    """The page's items, each a JSON object; anything else fails the read (never dropped)."""
+    for item in items:
+        if not isinstance(item, dict):
+            raise _fail(
+                "The API returned a list item that is not a JSON object; it cannot be "
+                "delivered as a record, so the sync stopped instead of dropping it.",
+                FailureType.system_error,
+            )
+    return items
+
+
+def _count_recovery(recoveries: int, most: int) -> int:
+    recoveries += 1
+    if recoveries > most:
+        raise _fail(
+            f"The list lost its place {recoveries} times (the completion ids it "
+            "pages after were deleted while it read); the sync stopped so it "
+            "can resume from its last state.",
+            FailureType.transient_error,
+        )
+    return recoveries
 
 
 def next_after(page: Page, after: str | None, paged_after: set[str] | None = None) -> str | None:

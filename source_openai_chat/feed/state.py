@@ -1,25 +1,38 @@
 """The `chat_completions` state: versioned, with a checkpoint inside an unfinished sync.
 
-A sync reads the list newest first, down to the previous sync's cursor (minus the lookback).
-Until it reaches that floor, the only safe summary of what was delivered is "everything from
-the top down to this id", which a single `created` value cannot say. So the state keeps, per
-position (all models, or one model when `models` is set):
+A sync reads the list from both ends (feed/two_ended.py): newest first from the top, and oldest
+first from the `anchor` (the newest completion the last finished sync delivered) or, on a first
+or full read without `start_date`, from the oldest end. Until the two chains meet, the only safe
+summary of what was delivered is "the top down to this id, and the anchor up to that id", which a
+single `created` value cannot say. So the state keeps, per position (all models, or one model
+when `models` is set):
 
 - `created`: the floor. Every completion at or above it (minus the lookback) was delivered by
   a sync that finished. This is the only key of version 1 (the CDK's `{"created": "..."}`).
-- `checkpoint` (only while a sync is unfinished): `after`, the id of the last completion
-  delivered, to continue the list after it; `after_created`, its `created`, to find the place
-  again if that id was deleted meanwhile; `newest_created`, the highest `created` delivered,
-  which becomes the floor once the sync reaches the old floor.
+- `anchor`: the id of a completion created at the floor that the last finished sync delivered;
+  the next sync reads the list upward after it (version 3).
+- `checkpoint` (only while a sync is unfinished): `after`, the id of the last completion the
+  newest-first chain delivered, to continue after it; `after_created`, its `created`, to find the
+  place again if that id was deleted meanwhile; `ascending`, the same for the oldest-first chain,
+  and `origin`, the anchor it started after (null: the oldest end); `met`, once the chains met
+  (what is left is the newest-first chain's read below the anchor);
+  `newest_created`/`newest_id`, the newest completion delivered, which become the floor and the
+  anchor once the sync finishes.
 - `fetched` (the messages stream only): the completions of the lookback window whose messages
   were delivered, so the next sync does not request them again (see streams/fetched_window.py).
 
-Version 2 (this one):
-    {"state_version": 2, "created": "1767225600",
+Version 3 (this one):
+    {"state_version": 3, "created": "1767225600", "anchor": "chatcmpl-..",
      "checkpoint": {"after": "chatcmpl-..", "after_created": 1767139200,
-                    "newest_created": 1767312000},
+                    "ascending": {"after": "chatcmpl-..", "after_created": 1767228000},
+                    "origin": "chatcmpl-..", "met": false,
+                    "newest_created": 1767312000, "newest_id": "chatcmpl-.."},
      "fetched": "AAAAAGlP...",
-     "models": {"gpt-4o": {"created": "...", "checkpoint": {...}}}}
+     "models": {"gpt-4o": {"created": "...", "anchor": "...", "checkpoint": {...}}}}
+
+Version 2 had no `anchor` and a checkpoint of the newest-first chain only (`after`,
+`after_created`, `newest_created`): it reads as version 3 without them, so the first sync after
+the upgrade reads newest first alone and leaves an anchor for the next.
 
 `chat_completion_messages` keeps the same shape for the completions it lists; its version 1 is
 the CDK's substream state (`{"parent_state": {"chat_completions": <version 1>}, ...}`).
@@ -34,7 +47,8 @@ from typing import Any
 
 from source_openai_chat.streams.fetched_window import FetchedWindow
 
-STATE_VERSION = 2
+STATE_VERSION = 3
+READABLE_VERSIONS = (2, 3)
 ALL_MODELS = ""  # the position of a sync without a `models` filter
 
 LOGGER = logging.getLogger("airbyte")
@@ -45,47 +59,96 @@ class UnreadableState(ValueError):
 
 
 @dataclass(frozen=True)
-class Checkpoint:
+class ChainPosition:
+    """A place in one chain: continue after `after`; `after_created` finds the place again."""
+
     after: str
     after_created: int
-    newest_created: int | None
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "after": self.after,
-            "after_created": self.after_created,
-            "newest_created": self.newest_created,
-        }
+        return {"after": self.after, "after_created": self.after_created}
 
     @classmethod
-    def from_json(cls, value: Any) -> Checkpoint | None:
+    def from_json(cls, value: Any) -> ChainPosition | None:
         if not isinstance(value, Mapping) or not isinstance(value.get("after"), str):
             return None
         after_created = _as_seconds(value.get("after_created"))
-        if after_created is None:
+        return None if after_created is None else cls(value["after"], after_created)
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """Where an unfinished sync stands: each chain's position (None: it delivered nothing yet),
+    whether the chains met, and the newest completion delivered so far."""
+
+    descending: ChainPosition | None = None
+    ascending: ChainPosition | None = None
+    origin: str | None = None  # the anchor the ascending chain started after; None: oldest end
+    met: bool = False
+    newest_created: int | None = None
+    newest_id: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = self.descending.to_json() if self.descending else {}
+        if self.ascending:
+            out["ascending"] = self.ascending.to_json()
+        if self.ascending or self.met:
+            out["origin"] = self.origin
+        if self.met:
+            out["met"] = True
+        out["newest_created"] = self.newest_created
+        if self.newest_id is not None:
+            out["newest_id"] = self.newest_id
+        return out
+
+    @classmethod
+    def from_json(cls, value: Any) -> Checkpoint | None:
+        """Version 2's checkpoint is version 3's with the newest-first chain only."""
+        if not isinstance(value, Mapping):
             return None
-        return cls(value["after"], after_created, _as_seconds(value.get("newest_created")))
+        origin = value.get("origin")
+        checkpoint = cls(
+            descending=ChainPosition.from_json(value),
+            ascending=ChainPosition.from_json(value.get("ascending")),
+            origin=origin if isinstance(origin, str) else None,
+            met=value.get("met") is True,
+            newest_created=_as_seconds(value.get("newest_created")),
+            newest_id=value.get("newest_id") if isinstance(value.get("newest_id"), str) else None,
+        )
+        if checkpoint.descending is None and checkpoint.ascending is None and not checkpoint.met:
+            return None
+        return checkpoint
 
 
 @dataclass(frozen=True)
 class FeedPosition:
-    """Where one newest-first list stands: its floor, and a checkpoint while unfinished."""
+    """Where one list stands: its floor and anchor, and a checkpoint while unfinished."""
 
     created: int | None = None
     checkpoint: Checkpoint | None = None
     fetched: FetchedWindow | None = None
+    anchor: str | None = None
 
     def finished(
-        self, newest_created: int | None, fetched: FetchedWindow | None = None
+        self,
+        newest_created: int | None,
+        newest_id: str | None = None,
+        fetched: FetchedWindow | None = None,
     ) -> FeedPosition:
-        """The position once a sync reached the floor: the newest `created` it delivered."""
-        candidates = [value for value in (self.created, newest_created) if value is not None]
-        return FeedPosition(created=max(candidates) if candidates else None, fetched=fetched)
+        """The position once a sync finished: the newest completion it delivered becomes the
+        floor and the anchor (unless the old floor is newer)."""
+        if newest_created is None or (self.created is not None and newest_created < self.created):
+            return FeedPosition(created=self.created, fetched=fetched, anchor=self.anchor)
+        if newest_id is None and newest_created == self.created:
+            newest_id = self.anchor  # the same second: the old anchor is as good
+        return FeedPosition(created=newest_created, fetched=fetched, anchor=newest_id)
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
         if self.created is not None:
             out["created"] = str(self.created)  # a string, as version 1 (the CDK) wrote it
+        if self.anchor is not None:
+            out["anchor"] = self.anchor
         if self.checkpoint is not None:
             out["checkpoint"] = self.checkpoint.to_json()
         if self.fetched is not None:
@@ -96,10 +159,13 @@ class FeedPosition:
     def from_json(cls, value: Any) -> FeedPosition:
         if not isinstance(value, Mapping):
             return cls()
+        created = _as_seconds(value.get("created"))
+        anchor = value.get("anchor")
         return cls(
-            _as_seconds(value.get("created")),
+            created,
             Checkpoint.from_json(value.get("checkpoint")),
             _as_window(value.get("fetched")),
+            anchor if isinstance(anchor, str) and created is not None else None,
         )
 
 
@@ -113,19 +179,28 @@ class FeedState:
         if key in self.positions:
             return self.positions[key]
         if key != ALL_MODELS and ALL_MODELS in self.positions:
-            return replace(self.positions[ALL_MODELS], checkpoint=None, fetched=None)
+            # Not the anchor: it may be another model's completion, and whether the API pages
+            # a model filter after a completion outside it is not documented.
+            return replace(self.positions[ALL_MODELS], checkpoint=None, fetched=None, anchor=None)
         return FeedPosition()
 
     def without_floors(self) -> FeedState:
-        """For a full refresh: keep the checkpoints (to resume), forget what earlier syncs read
-        (their floors and the completions whose messages they fetched)."""
-        return FeedState(
-            {
-                key: FeedPosition(checkpoint=position.checkpoint)
-                for key, position in self.positions.items()
-                if position.checkpoint
-            }
-        )
+        """For a full refresh: keep where an unfinished sync stood (to resume), forget what
+        earlier syncs read (their floors, anchors and the completions whose messages they
+        fetched). A read that had a floor read upward from its anchor: only its newest-first
+        chain carries over (the oldest-first chain of a full refresh starts at the oldest end)."""
+        positions = {}
+        for key, position in self.positions.items():
+            checkpoint = position.checkpoint
+            if checkpoint and position.created is not None:
+                checkpoint = (
+                    Checkpoint(checkpoint.descending, newest_created=checkpoint.newest_created)
+                    if checkpoint.descending
+                    else None
+                )
+            if checkpoint:
+                positions[key] = FeedPosition(checkpoint=checkpoint)
+        return FeedState(positions)
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"state_version": STATE_VERSION}
@@ -149,7 +224,7 @@ class FeedState:
                 # cursor is where the listing of its completions stopped.
                 return cls._from_version_1(parent["chat_completions"] or {})
             return cls._from_version_1(state)
-        if version != STATE_VERSION:
+        if version not in READABLE_VERSIONS:
             raise UnreadableState(
                 f"The saved state has version {version!r}; this connector "
                 f"reads version {STATE_VERSION} and older. Reset the stream or use a newer "

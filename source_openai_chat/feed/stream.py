@@ -1,10 +1,10 @@
 """What both streams share: how the list of completions is read, partitioned and checkpointed.
 
 `chat_completions` and `chat_completion_messages` each list the completions through
-`open_feed` (the same lower bound, `start_date` rule, model partitions, metadata filter and
-recovery from a vanished `after` id) and keep a `FeedState` through a `FeedCursor`. The CDK's
-own cursor cannot do it: its state for a data feed is one value written when a partition ends,
-and the concurrent declarative engine accepts no custom incremental cursor.
+`open_feed` (the same two chains, lower bound, `start_date` rule, model partitions, metadata
+filter and recovery from a vanished `after` id) and keep a `FeedState` through a `FeedCursor`.
+The CDK's own cursor cannot do it: its state for a data feed is one value written when a
+partition ends, and the concurrent declarative engine accepts no custom incremental cursor.
 """
 
 from __future__ import annotations
@@ -27,8 +27,15 @@ from airbyte_cdk.sources.types import Record, StreamSlice
 
 from source_openai_chat.api.client import ApiClient
 from source_openai_chat.feed.pages import list_page_fetcher
-from source_openai_chat.feed.reader import NewestFirstFeed
-from source_openai_chat.feed.state import ALL_MODELS, FeedPosition, FeedState
+from source_openai_chat.feed.reader import Page
+from source_openai_chat.feed.state import (
+    ALL_MODELS,
+    ChainPosition,
+    Checkpoint,
+    FeedPosition,
+    FeedState,
+)
+from source_openai_chat.feed.two_ended import ListRead
 
 LOGGER = logging.getLogger("airbyte")
 
@@ -40,7 +47,9 @@ class ReadSettings:
     page_size: int
     lookback_seconds: int
     start: int | None  # `start_date` as epoch seconds
-    prefetch: bool = True
+    # A sync reads from both ends, each chain a page ahead in its own thread; `check` wants one
+    # request, in its own thread.
+    background: bool = True
 
 
 def lower_bound(floor: int | None, settings: ReadSettings) -> int | None:
@@ -58,16 +67,65 @@ def open_feed(
     position: FeedPosition,
     settings: ReadSettings,
     on_odd_record: Callable[[Any], None],
-) -> NewestFirstFeed:
-    """The one way either stream reads the list: newest first, from the position's checkpoint
-    (if any) down to its lower bound."""
-    return NewestFirstFeed(
-        fetch=list_page_fetcher(client, settings.page_size, model),
-        lower_bound=lower_bound(position.created, settings),
-        resume=position.checkpoint,
-        on_odd_record=on_odd_record,
-        prefetch=settings.prefetch,
+) -> ListRead:
+    """The one way either stream reads the list (see `list_read`), through the list requester."""
+    return list_read(
+        list_page_fetcher(client, settings.page_size, model, "desc"),
+        list_page_fetcher(client, settings.page_size, model, "asc"),
+        position,
+        settings,
+        on_odd_record,
     )
+
+
+def list_read(
+    newest_first: Callable[[str | None], Page],
+    oldest_first: Callable[[str | None], Page],
+    position: FeedPosition,
+    settings: ReadSettings,
+    on_odd_record: Callable[[Any], None],
+) -> ListRead:
+    """Newest first from the top (or the position's checkpoint) down to its lower bound and, in
+    a sync, oldest first from where a known id marks the way, until the two meet.
+
+    The oldest-first chain starts after the position's anchor, the newest completion the last
+    finished sync delivered; on a first or full read without `start_date`, at the oldest end.
+    With a `start_date` and no anchor at or above it, it does not run: it would read what lies
+    below the start.
+    """
+    anchor = None
+    two_ended = False
+    if settings.background:
+        if position.created is None:
+            two_ended = settings.start is None
+        elif position.anchor and (settings.start is None or position.created >= settings.start):
+            anchor = ChainPosition(position.anchor, position.created)
+            two_ended = True
+    return ListRead(
+        newest_first=newest_first,
+        oldest_first=oldest_first,
+        lower_bound=lower_bound(position.created, settings),
+        anchor=anchor,
+        checkpoint=_resumable(position.checkpoint, anchor, two_ended),
+        two_ended=two_ended,
+        on_odd_record=on_odd_record,
+        background=settings.background,
+    )
+
+
+def _resumable(
+    checkpoint: Checkpoint | None, anchor: ChainPosition | None, two_ended: bool
+) -> Checkpoint | None:
+    """The part of a saved checkpoint this read can continue from: the oldest-first chain's
+    place (and whether the chains met) only if this read starts that chain where it started
+    (a `start_date` or a full refresh may have changed it)."""
+    if checkpoint is None or not (checkpoint.ascending or checkpoint.met):
+        return checkpoint
+    if two_ended and checkpoint.origin == (anchor.after if anchor else None):
+        return checkpoint
+    if checkpoint.descending is None:
+        return None
+    return Checkpoint(checkpoint.descending, newest_created=checkpoint.newest_created)
 
 
 class PrintedStates:
@@ -197,7 +255,7 @@ class ListPartition(Partition):
         self._settings = settings
         self._slice = StreamSlice(partition={"model": model} if model else {}, cursor_slice={})
 
-    def open_feed(self, position: FeedPosition) -> NewestFirstFeed:
+    def open_feed(self, position: FeedPosition) -> ListRead:
         return open_feed(
             self._client, self._model, position, self._settings, self._cursor.warn_odd_record
         )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from dataclasses import replace
 
 from airbyte_cdk.sources.connector_state_manager import ConnectorStateManager
 from airbyte_cdk.sources.message import MessageRepository
@@ -16,26 +17,26 @@ from airbyte_cdk.sources.streams.concurrent.default_stream import DefaultStream
 from airbyte_cdk.sources.types import Record
 
 from source_openai_chat.api.client import ApiClient
-from source_openai_chat.feed.state import FeedPosition, FeedState
+from source_openai_chat.feed.state import FeedState
 from source_openai_chat.feed.stream import FeedCursor, ListPartition, ModelPartitions, ReadSettings
 
 STREAM_NAME = "chat_completions"
 
 
 class CompletionsPartition(ListPartition):
-    """One newest-first read of the list: everything, or one model's completions."""
+    """One read of the list from both ends: everything, or one model's completions."""
 
     stream = STREAM_NAME
 
     def read(self) -> Iterable[Record]:
         position = self._cursor.position(self._key)
         feed = self.open_feed(position)
-        for records, checkpoint in feed.pages():
-            for data in records:
+        for page in feed.pages():
+            for data in page.records:
                 yield Record(data=data, stream_name=STREAM_NAME, associated_slice=self._slice)
-            if checkpoint:
-                self._cursor.save(self._key, FeedPosition(position.created, checkpoint))
-        self._cursor.save(self._key, position.finished(feed.newest_created))
+            if page.after != page.before:
+                self._cursor.save(self._key, replace(position, checkpoint=page.after))
+        self._cursor.save(self._key, position.finished(feed.newest_created, feed.newest_id))
 
 
 def build_completions_stream(

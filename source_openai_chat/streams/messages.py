@@ -26,7 +26,7 @@ import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from airbyte_cdk.sources.connector_state_manager import ConnectorStateManager
@@ -37,6 +37,7 @@ from airbyte_cdk.sources.types import Record
 
 from source_openai_chat.api.client import ApiClient
 from source_openai_chat.api.rate_limiter import SharedRateLimiter, Stopped
+from source_openai_chat.feed.meeting import ListPage
 from source_openai_chat.feed.state import Checkpoint, FeedPosition, FeedState
 from source_openai_chat.feed.stream import (
     FeedCursor,
@@ -100,14 +101,14 @@ class _Listed:
     """A listed completion on its way out: its messages (a future, or None when an earlier
     sync delivered them) and the checkpoint that is true once it is delivered."""
 
-    completion: dict[str, Any]
+    completion: dict[str, Any] | None  # None: a page that delivered no completion
     messages: Future[Messages] | None
     checkpoint: Checkpoint | None
     page_end: bool
 
 
 class MessagesPartition(ListPartition):
-    """The messages of every completion one newest-first read of the list yields."""
+    """The messages of every completion one read of the list (from both ends) yields."""
 
     stream = MESSAGES_STREAM
 
@@ -135,11 +136,13 @@ class MessagesPartition(ListPartition):
         )
         delivery = _OrderedDelivery(self, position, next_window)
         try:
-            for completions, page_checkpoint in feed.pages():
-                for index, completion in enumerate(completions):
+            for page in feed.pages():
+                if not page.records and page.after != page.before:
                     yield from delivery.make_room()
-                    last = index == len(completions) - 1
-                    delivery.add(completion, page_checkpoint, page_end=last)
+                    delivery.add_page_end(page)
+                for index, completion in enumerate(page.records):
+                    yield from delivery.make_room()
+                    delivery.add(completion, page, page_end=index == len(page.records) - 1)
             yield from delivery.drain()
         except GeneratorExit:
             delivery.cancel()
@@ -153,7 +156,8 @@ class MessagesPartition(ListPartition):
             raise
         # Keep the completions the next sync lists again: those above its lower bound.
         keep = delivery.fetched.since(next_window())
-        self._cursor.save(self._key, position.finished(feed.newest_created, keep))
+        finished = position.finished(feed.newest_created, feed.newest_id, keep)
+        self._cursor.save(self._key, finished)
 
     def record(self, message: dict[str, Any], completion: dict[str, Any]) -> Record:
         message["completion_id"] = completion.get("id")
@@ -203,9 +207,7 @@ class _OrderedDelivery:
         self._requested_past_checkpoint = 0  # the last printed one
         self._delivered_past_checkpoint = 0  # the last saved one
 
-    def add(
-        self, completion: dict[str, Any], page_checkpoint: Checkpoint | None, page_end: bool
-    ) -> None:
+    def add(self, completion: dict[str, Any], page: ListPage, page_end: bool) -> None:
         completion_id = completion.get("id")
         created = completion.get("created")
         if not isinstance(completion_id, str):
@@ -214,14 +216,15 @@ class _OrderedDelivery:
         messages = None if known else self._partition.submit(completion_id)
         if messages is not None:
             self._requested_past_checkpoint += 1
-        checkpoint = None
-        if page_end:
-            checkpoint = page_checkpoint
-        elif page_checkpoint is not None and type(created) is int:
-            # Inside a page the feed allows checkpoints in, any completion is a place to
-            # continue after.
-            checkpoint = Checkpoint(completion_id, created, page_checkpoint.newest_created)
+        # Inside a page the meeting allows checkpoints in, any completion is a place to
+        # continue after.
+        checkpoint = page.after if page_end else page.within(completion)
         self._pending.append(_Listed(completion, messages, checkpoint, page_end))
+
+    def add_page_end(self, page: ListPage) -> None:
+        """A page that delivered nothing but moved the checkpoint (a chain's place, or the
+        chains meeting)."""
+        self._pending.append(_Listed(None, None, page.after, page_end=True))
 
     def make_room(self) -> Iterator[Record]:
         """Deliver from the front, and wait for checkpoints to be printed, until one more
@@ -252,19 +255,20 @@ class _OrderedDelivery:
     def _deliver_front(self) -> Iterator[Record]:
         listed = self._pending.popleft()
         completion = listed.completion
-        if listed.messages is not None:
-            for message in listed.messages.result() or []:
-                yield self._partition.record(message, completion)
-            self._delivered_past_checkpoint += 1
-        created = completion.get("created")
-        keep_from = self._next_window()
-        if type(created) is int and (keep_from is None or created >= keep_from):
-            self.fetched.add(completion["id"], created)
+        if completion is not None:
+            if listed.messages is not None:
+                for message in listed.messages.result() or []:
+                    yield self._partition.record(message, completion)
+                self._delivered_past_checkpoint += 1
+            created = completion.get("created")
+            keep_from = self._next_window()
+            if type(created) is int and (keep_from is None or created >= keep_from):
+                self.fetched.add(completion["id"], created)
         due = self._delivered_past_checkpoint >= CHECKPOINT_EVERY or listed.page_end
         if listed.checkpoint is not None and due:
             # A copy: another partition's thread may write the whole state out meanwhile.
             printed = self._partition.save(
-                FeedPosition(self._position.created, listed.checkpoint, self.fetched.copy())
+                replace(self._position, checkpoint=listed.checkpoint, fetched=self.fetched.copy())
             )
             self._unprinted.append((printed, self._delivered_past_checkpoint))
             self._delivered_past_checkpoint = 0

@@ -1,0 +1,106 @@
+"""One read of the list from both ends at once: the chains, their threads, the delivery order.
+
+The list pages only by `after`, so one chain of requests takes pages x round trip whatever its
+CPU does. Here the newest-first chain and the oldest-first chain (from the anchor, or the
+oldest end) each run in a thread one page ahead of delivery, claim their records through the
+meeting (feed/meeting.py), and the partition receives the pages in claim order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from source_openai_chat.feed.meeting import ListPage, Meeting, Next
+from source_openai_chat.feed.merge import merge_in_sequence
+from source_openai_chat.feed.reader import NewestFirstFeed, OldestFirstFeed, Page
+from source_openai_chat.feed.state import ChainPosition, Checkpoint
+
+
+@dataclass
+class ListRead:
+    """Reads one list position: newest first down to `lower_bound`, and, when `two_ended`,
+    oldest first from after `anchor` (None: the oldest end) until the chains meet.
+
+    `background` runs the chains in threads, a page ahead of delivery; without it (`check`)
+    the newest-first chain runs in the caller's thread, a request at a time.
+    """
+
+    newest_first: Callable[[str | None], Page]
+    oldest_first: Callable[[str | None], Page]
+    lower_bound: int | None
+    anchor: ChainPosition | None
+    checkpoint: Checkpoint | None
+    two_ended: bool
+    on_odd_record: Callable[[Any], None]
+    background: bool = True
+
+    def __post_init__(self) -> None:
+        self.meeting = Meeting(self.checkpoint, self.anchor, self.two_ended)
+
+    @property
+    def newest_created(self) -> int | None:
+        return self.meeting.newest_created
+
+    @property
+    def newest_id(self) -> str | None:
+        return self.meeting.newest_id
+
+    def pages(self) -> Iterator[ListPage]:
+        if self.meeting.finished:
+            return iter(())
+        if not self.background:
+            return self.descending_pages()
+        chains = [self.descending_pages()]
+        if self.two_ended and not self.meeting.met:
+            chains.append(self.ascending_pages())
+        return merge_in_sequence(chains, lambda page: page.sequence)
+
+    def descending_pages(self) -> Iterator[ListPage]:
+        """The newest-first chain's claimed pages (`pages()` runs each chain in a thread)."""
+        resume = self.checkpoint.descending if self.checkpoint else None
+        following = yield from self._descend(resume)
+        if following is Next.JUMP:
+            yield from self._descend(self.anchor)
+
+    def _descend(self, resume: ChainPosition | None) -> Iterator[ListPage]:
+        """Newest first after `resume` until the meeting says to stop or to jump."""
+        feed = NewestFirstFeed(
+            self.newest_first, self.lower_bound, resume, on_odd_record=self.on_odd_record
+        )
+        pages = feed.pages()
+        try:
+            while (following := self.meeting.descending_next()) is Next.CONTINUE:
+                page = next(pages, None)
+                if page is None:
+                    return Next.STOP
+                claimed = self.meeting.claim_descending(page)
+                yield claimed
+                if claimed.next is not Next.CONTINUE:
+                    return claimed.next
+            return following
+        finally:
+            pages.close()
+
+    def ascending_pages(self) -> Iterator[ListPage]:
+        """The oldest-first chain's claimed pages."""
+        resume = self.checkpoint.ascending if self.checkpoint else None
+        feed = OldestFirstFeed(
+            self.oldest_first,
+            self.anchor.after if self.anchor else None,
+            resume,
+            on_odd_record=self.on_odd_record,
+        )
+        pages = feed.pages()
+        try:
+            while not self.meeting.met:
+                page = next(pages, None)
+                if page is None:
+                    return
+                claimed = self.meeting.claim_ascending(page)
+                yield claimed
+                if claimed.next is Next.STOP:
+                    return
+        finally:
+            pages.close()

@@ -1,0 +1,253 @@
+"""The two-ended read against an in-memory list: exactly once, ties, changes, resume, requests.
+
+The chains run either in their threads (`pages()`) or interleaved in one thread in an order
+drawn from a seed, so every test can walk many interleavings deterministically.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+
+import pytest
+
+from source_openai_chat.feed.meeting import ListPage
+from source_openai_chat.feed.state import FeedPosition
+from source_openai_chat.feed.stream import ReadSettings, list_read
+from source_openai_chat.feed.two_ended import ListRead
+from unit_tests.fake_list import FakeList
+
+SEEDS = range(12)
+
+
+@dataclass
+class Result:
+    delivered: list[str]
+    position: FeedPosition  # the finished position, or the last checkpoint of a killed read
+    finished: bool
+
+
+def read(
+    api: FakeList,
+    position: FeedPosition | None = None,
+    *,
+    seed: int | None = None,
+    lookback: int = 0,
+    start: int | None = None,
+    background: bool = True,
+    stop_after_pages: int | None = None,
+) -> Result:
+    """One read; `seed` None runs the chains in their threads."""
+    position = position or FeedPosition()
+    settings = ReadSettings(api.page_size, lookback, start, background=background)
+    list_reader = list_read(api.fetch("desc"), api.fetch("asc"), position, settings, print)
+    pages = list_reader.pages() if seed is None else interleaved(list_reader, random.Random(seed))
+    delivered: list[str] = []
+    checkpoint = position.checkpoint
+    for count, page in enumerate(pages, start=1):
+        delivered += [record["id"] for record in page.records]
+        checkpoint = page.after
+        if count == stop_after_pages:
+            pages.close()
+            return Result(delivered, replace(position, checkpoint=checkpoint), False)
+    newest = (list_reader.newest_created, list_reader.newest_id)
+    return Result(delivered, position.finished(*newest), True)
+
+
+def interleaved(list_reader: ListRead, rng: random.Random) -> Iterator[ListPage]:
+    if list_reader.meeting.finished:
+        return
+    chains = [list_reader.descending_pages()]
+    if list_reader.two_ended and not list_reader.meeting.met:
+        chains.append(list_reader.ascending_pages())
+    while chains:
+        chain = rng.choice(chains)
+        page = next(chain, None)
+        if page is None:
+            chains.remove(chain)
+        else:
+            yield page
+
+
+def tied(count: int, seconds: int, seed: int = 0) -> list[int]:
+    """`count` creation times within `seconds` seconds: many ties."""
+    rng = random.Random(seed)
+    return [1000 + rng.randrange(seconds) for _ in range(count)]
+
+
+def once_each(delivered: list[str]) -> set[str]:
+    duplicates = [i for i, n in Counter(delivered).items() if n > 1]
+    assert not duplicates, f"delivered twice: {duplicates}"
+    return set(delivered)
+
+
+@pytest.mark.parametrize("size", [0, 1, 2, 3, 4, 7, 20, 41])
+@pytest.mark.parametrize("same_tie_order_both_ways", [False, True])
+def test_a_full_read_delivers_every_completion_exactly_once_in_any_interleaving(
+    size, same_tie_order_both_ways
+):
+    for seed in SEEDS:
+        api = FakeList(tied(size, max(size // 4, 1), seed), 3, same_tie_order_both_ways)
+
+        result = read(api, seed=seed)
+
+        assert once_each(result.delivered) == set(api.ids())
+        assert result.position.created == (max(c["created"] for c in api.items) if size else None)
+
+
+@pytest.mark.parametrize("size", [1, 5, 41])
+def test_a_full_read_in_threads_delivers_every_completion_exactly_once(size):
+    for attempt in range(5):
+        api = FakeList(tied(size, 5, attempt))
+
+        assert once_each(read(api).delivered) == set(api.ids())
+
+
+def test_both_chains_read_and_meet_in_the_middle():
+    api = FakeList(list(range(1000, 1030)), page_size=5)  # 6 pages
+
+    read(api, seed=3)
+
+    orders = Counter(order for order, _ in api.requests)
+    assert orders["desc"] >= 2
+    assert orders["asc"] >= 2
+    assert len(api.requests) <= 6 + 2  # each chain at most one page past the meeting
+
+
+@pytest.mark.parametrize("pages", [1, 2])
+def test_a_list_of_one_or_two_pages_costs_at_most_one_extra_request(pages):
+    for seed in SEEDS:
+        api = FakeList(list(range(1000, 1000 + 3 * pages - 1)))
+
+        read(api, seed=seed)
+
+        assert len(api.requests) <= pages + 1, api.requests
+
+
+def test_an_incremental_read_with_nothing_new_and_no_lookback_costs_at_most_two_requests():
+    api = FakeList(list(range(1000, 1030)))  # (the newest second's ties may fill more pages)
+    first = read(api)
+    for seed in SEEDS:
+        api.requests.clear()
+
+        result = read(api, first.position, seed=seed)
+
+        assert len(api.requests) <= 2, api.requests
+        newest_second = [c["id"] for c in api.items if c["created"] == first.position.created]
+        assert set(result.delivered) <= set(newest_second)  # at most the newest second again
+
+
+def test_check_reads_one_page_of_the_newest_first_chain_alone():
+    api = FakeList(list(range(1000, 1030)))
+
+    list_reader = list_read(
+        api.fetch("desc"), api.fetch("asc"), FeedPosition(), ReadSettings(3, 0, None, False), print
+    )
+    next(iter(list_reader.pages()))
+
+    assert api.requests == [("desc", None)]
+
+
+@pytest.mark.parametrize("lookback", [0, 5])
+def test_an_incremental_read_delivers_what_is_new_once_and_the_lookback_window_again(lookback):
+    for seed in SEEDS:
+        api = FakeList(tied(40, 10, seed))
+        first = read(api, seed=seed)
+        floor = first.position.created
+        rng = random.Random(seed)
+        new = [{"id": f"new{i}", "created": floor + rng.randrange(0, 6)} for i in range(17)]
+        late = [
+            {"id": f"late{i}", "created": floor - rng.randrange(0, lookback + 1)} for i in range(4)
+        ]
+        for record in new + late:
+            api.add(record)
+        api.delete(first.position.anchor) if seed % 2 else None  # the anchor itself, at times
+
+        result = read(api, first.position, seed=seed, lookback=lookback)
+
+        delivered = once_each(result.delivered)
+        assert {r["id"] for r in new + late} <= delivered
+        window = {c["id"] for c in api.items if c["created"] >= floor - lookback}
+        assert delivered <= window  # nothing below the lookback window
+        assert result.position.created == max(c["created"] for c in api.items)
+
+
+def test_a_start_date_without_an_anchor_keeps_the_read_to_the_newest_first_chain():
+    api = FakeList(list(range(1000, 1030)))
+
+    result = read(api, start=1020)
+
+    assert {order for order, _ in api.requests} == {"desc"}
+    assert once_each(result.delivered) == {c["id"] for c in api.items if c["created"] >= 1020}
+
+
+def test_an_anchor_below_a_raised_start_date_is_not_read_upward_from():
+    api = FakeList(list(range(1000, 1030)))
+    position = FeedPosition(1010, anchor=api.items[-11]["id"])
+
+    result = read(api, position, start=1020)
+
+    assert {order for order, _ in api.requests} == {"desc"}
+    delivered = once_each(result.delivered)
+    assert min(c["created"] for c in api.items if c["id"] in delivered) == 1020
+
+
+@pytest.mark.parametrize("incremental", [False, True], ids=["full", "incremental"])
+def test_a_read_killed_after_any_page_resumes_losing_nothing(incremental):
+    for seed in SEEDS[:6]:
+        api = FakeList(tied(30, 8, seed))
+        position = FeedPosition()
+        expected = set(api.ids())
+        if incremental:
+            position = read(api, seed=seed).position
+            for i in range(25):
+                api.add({"id": f"new{i}", "created": position.created + i // 3})
+            expected = {c["id"] for c in api.items if c["created"] >= position.created}
+            expected.discard(position.anchor)  # delivered by the first read, and not again
+        for stop in range(1, 30):
+            killed = read(api, position, seed=seed + stop, stop_after_pages=stop)
+            if killed.finished:
+                break
+            resumed = read(api, killed.position, seed=seed)
+
+            assert set(killed.delivered) | set(resumed.delivered) >= expected
+            redelivered = set(killed.delivered) & set(resumed.delivered)
+            assert len(redelivered) <= 2 * api.page_size + 8  # a page per chain (and ties)
+            assert resumed.position.created == max(c["created"] for c in api.items)
+
+
+def test_retention_deleting_the_oldest_end_mid_read_skips_nothing_that_remains():
+    for seed in SEEDS:
+        api = FakeList(list(range(1000, 1040)))
+        oldest = api.ids()[::-1][:12]
+        api.before_request[4] = lambda api, oldest=oldest: [api.delete(i) for i in oldest]
+
+        result = read(api, seed=seed)
+
+        delivered = once_each(result.delivered)
+        assert set(api.ids()) <= delivered
+
+
+def test_completions_added_and_deleted_at_both_ends_during_a_read_reach_this_sync_or_the_next():
+    for seed in SEEDS:
+        api = FakeList(tied(40, 10, seed))
+        added: list[str] = []
+
+        def change(api: FakeList, n: int, added: list[str] = added) -> None:
+            top = max(c["created"] for c in api.items)
+            record = {"id": f"added{n}", "created": top + 1}
+            api.add(record)
+            added.append(record["id"])
+            api.delete(api.ids()[-1])  # the oldest, as retention would
+            api.delete(api.ids()[len(api.ids()) // 2])  # one in the middle, by a person
+
+        for n in (2, 4, 6):
+            api.before_request[n] = lambda api, n=n: change(api, n)
+        first = read(api, seed=seed)
+        second = read(api, first.position, seed=seed)
+
+        assert once_each(first.delivered)
+        assert set(api.ids()) <= set(first.delivered) | set(second.delivered)
+        assert set(added) <= set(first.delivered) | set(second.delivered)
