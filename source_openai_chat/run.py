@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
+import os
 import sys
 import tempfile
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, NoReturn
 
 import orjson
 from airbyte_cdk.entrypoint import PRINT_BUFFER, AirbyteEntrypoint
@@ -84,6 +86,21 @@ def run(args: list[str] | None = None) -> None:
             if line.startswith(STATE_LINE):
                 # A checkpoint counts once the platform has it (see feed.stream.PrintedStates).
                 PRINT_BUFFER.flush()
+    exit_without_teardown()
+
+
+def exit_without_teardown() -> NoReturn:
+    """Exit 0 once everything is printed, skipping the interpreter's teardown.
+
+    Why: with airbyte_cdk imported, the interpreter spends 0.27-0.33 s after `atexit` tearing
+    its modules down (measured on `import airbyte_cdk` alone), more than a small incremental
+    sync's whole read. Only a run that finished comes here: logs and output are flushed
+    first; a failing run exits the usual way (its excepthook prints the trace).
+    """
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 def protocol_lines(args: list[str]) -> Iterator[str]:

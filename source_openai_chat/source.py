@@ -122,7 +122,7 @@ class SourceOpenaiChat(ConcurrentDeclarativeSource):
         parsed = self._parsed_config()
         return build_completions_stream(
             declarative,
-            self._client("list_requester", STREAM_NAME),
+            self._list_client(STREAM_NAME, parsed),
             self._feed_state(STREAM_NAME),
             parsed.models,
             # Two chains a page ahead only pay in `read`; `check` wants one request.
@@ -138,7 +138,7 @@ class SourceOpenaiChat(ConcurrentDeclarativeSource):
         )
         return build_messages_stream(
             declarative,
-            self._client("list_requester", MESSAGES_STREAM),
+            self._list_client(MESSAGES_STREAM, parsed),
             MessagesFetcher(messages_client, parsed.page_size),
             self._rate_limiter(),
             parsed.num_workers,
@@ -153,6 +153,11 @@ class SourceOpenaiChat(ConcurrentDeclarativeSource):
     def _parsed_config(self) -> OpenAIChatConfig:
         """The typed config the streams are built with (see cdk_seam.source_config)."""
         return parse_config(dict(cdk_seam.source_config(self)))
+
+    def _list_client(self, stream_name: str, parsed: OpenAIChatConfig) -> ApiClient:
+        """A connection for each chain of each model partition that may read at once."""
+        chains = 2 * len(parsed.models or [None])
+        return self._client("list_requester", stream_name, connections=chains)
 
     def _client(self, definition: str, stream_name: str, connections: int = 1) -> ApiClient:
         return ApiClient(

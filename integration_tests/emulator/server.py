@@ -519,7 +519,10 @@ def _handler_for(emulator: Emulator) -> type[BaseHTTPRequestHandler]:
             url = urlsplit(self.path)
             if url.path == "/_emulator/requests":  # for benchmarks that run it as a process
                 arrivals = [request.arrived_epoch for request in emulator.requests]
-                count = json.dumps({"requests": len(arrivals), "arrivals": arrivals}).encode()
+                orders = [request.param("order") for request in emulator.requests]
+                count = json.dumps(
+                    {"requests": len(arrivals), "arrivals": arrivals, "orders": orders}
+                ).encode()
                 self._send(200, count)
                 return
             query = parse_qsl(url.query, keep_blank_values=True)
