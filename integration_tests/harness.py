@@ -20,6 +20,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -217,12 +218,14 @@ def run_until_killed(
     *,
     catalog: dict[str, Any],
     state: list[dict[str, Any]] | None = None,
-    kill_after_states: int,
+    kill_after_states: int = 0,
+    kill_at: Callable[[dict[str, Any]], bool] | None = None,
     timeout: float = 300,
 ) -> ConnectorRun:
-    """`read`, killed with SIGKILL as soon as it has printed `kill_after_states` STATE messages:
-    a sync that dies mid-way. Everything it printed before dying is kept, as the platform
-    would have received it."""
+    """`read`, killed with SIGKILL as soon as it has printed `kill_after_states` STATE messages
+    (or, with `kill_at`, the first STATE message whose `state` it accepts): a sync that dies
+    mid-way. Everything it printed before dying is kept, as the platform would have received
+    it."""
     with tempfile.TemporaryDirectory() as tmp:
         args = [cli_path(), "read", *_input_files(tmp, config, catalog, state)]
         with subprocess.Popen(
@@ -232,9 +235,10 @@ def run_until_killed(
             lines, states = [], 0
             for line in process.stdout:
                 lines.append(line)
-                if _parse(line) and _parse(line)[0].get("type") == "STATE":
+                message = _parse(line)[0] if _parse(line) else {}
+                if message.get("type") == "STATE":
                     states += 1
-                    if states == kill_after_states:
+                    if states == kill_after_states or (kill_at and kill_at(message["state"])):
                         process.kill()
                         break
             lines.extend(process.stdout.read().splitlines(keepends=True))

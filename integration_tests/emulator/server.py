@@ -26,7 +26,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -225,6 +225,9 @@ class Emulator:
         self.latency_s = latency_s
         self.faults: list[Fault] = []
         self.requests: list[LoggedRequest] = []
+        # Called with the number of list requests so far before each is answered: how a test
+        # adds or deletes completions while a sync reads.
+        self.on_list_request: Callable[[int], None] | None = None
         self._lock = threading.Lock()
         self._server = _Server((host, port), _handler_for(self))
         self._server.daemon_threads = True
@@ -583,6 +586,8 @@ def _handler_for(emulator: Emulator) -> type[BaseHTTPRequestHandler]:
                         200,
                         b'{"object":"list","data":[],"first_id":null,"last_id":null,"has_more":true}',
                     )
+                if emulator.on_list_request:
+                    emulator.on_list_request(len(emulator.list_requests()))
                 return emulator.list_page(query)
             if len(parts) == 4:
                 return emulator.get_completion(parts[3])

@@ -1,0 +1,208 @@
+"""Both ends of the list at once, against the emulator over HTTP: exactly once between the
+chains, ties at the meeting point, changes at both ends while a sync reads, kill and resume.
+
+Reads run in-process (harness.run_in_process); a sync that dies is the installed CLI, killed.
+Every interleaving of the two chains is walked in memory by unit_tests/test_two_ended.py;
+these tests prove the same rules hold through HTTP, threads, the CDK engine and STATE lines.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from integration_tests.emulator import TEST_API_KEY, Emulator, generate, make_completion
+from integration_tests.harness import (
+    STREAM,
+    TIE_ORDERS,
+    ConnectorRun,
+    assert_finished,
+    configured_catalog,
+    run_in_process,
+    run_until_killed,
+)
+
+PAGE = 20
+FULL_REFRESH = configured_catalog({STREAM: "full_refresh"})
+INCREMENTAL = configured_catalog({STREAM: "incremental"})
+
+
+def delivered_once(run: ConnectorRun) -> set[str]:
+    counts = Counter(record["id"] for record in run.records)
+    assert [i for i, n in counts.items() if n > 1] == [], "delivered twice"
+    return set(counts)
+
+
+def orders(emulator: Emulator) -> Counter[str | None]:
+    return Counter(request.param("order") for request in emulator.list_requests())
+
+
+def stream_state(run: ConnectorRun) -> dict[str, Any]:
+    return run.last_state[0]["stream"]["stream_state"]
+
+
+@pytest.fixture
+def tied(request: pytest.FixtureRequest):
+    """300 completions within 12 seconds: every page, and the meeting point, falls among
+    completions of the same second. Parametrize with Emulator keywords (shuffle_ties)."""
+    dataset = generate(300)
+    rng = random.Random(3)
+    for record in dataset.completions:
+        record["created"] = 1_767_225_600 + rng.randrange(12)
+    with Emulator(dataset, api_keys=[TEST_API_KEY], **getattr(request, "param", {})) as running:
+        yield running
+
+
+def paged(emulator: Emulator, **settings: Any) -> dict[str, Any]:
+    return {"api_key": TEST_API_KEY, "base_url": emulator.base_url, "page_size": PAGE, **settings}
+
+
+@pytest.mark.parametrize(
+    "tied", [{}, {"shuffle_ties": True}], ids=["arrival-ties", "shuffled-ties"], indirect=True
+)
+def test_the_chains_meet_among_ties_and_deliver_each_completion_once(tied):
+    run = run_in_process("read", paged(tied), catalog=FULL_REFRESH)
+
+    assert run.exit_code == 0
+    assert delivered_once(run) == {record["id"] for record in tied.completions()}
+    assert orders(tied)["desc"] >= 3
+    assert orders(tied)["asc"] >= 3
+    # Past the meeting, each chain reads at most a page, and the rest of the meeting second
+    # (ties are compared by id, so both chains read that whole second).
+    most_ties = max(Counter(r["created"] for r in tied.completions()).values())
+    assert sum(orders(tied).values()) <= 300 // PAGE + 2 + 2 * -(-most_ties // PAGE)
+
+
+@TIE_ORDERS
+def test_each_model_is_read_from_both_ends(emulator):
+    models = ["gpt-4o-2024-08-06", "o3-mini-2025-01-31"]
+    config = {"api_key": TEST_API_KEY, "base_url": emulator.base_url, "page_size": 20}
+
+    run = run_in_process("read", {**config, "models": models}, catalog=INCREMENTAL)
+
+    wanted = {r["id"] for r in emulator.completions() if r["model"] in models}
+    assert delivered_once(run) == wanted
+    read_from = {(q.param("model"), q.param("order")) for q in emulator.list_requests()}
+    assert read_from == {(m, o) for m in models for o in ("desc", "asc")}
+    assert set(stream_state(run)["models"]) == set(models)
+    assert all("anchor" in position for position in stream_state(run)["models"].values())
+
+
+@TIE_ORDERS
+def test_completions_added_and_deleted_at_both_ends_while_reading_reach_this_sync_or_the_next(
+    emulator,
+):
+    rng = random.Random(11)
+    newest = max(r["created"] for r in emulator.completions())
+    added: list[dict[str, Any]] = []
+
+    def change(count: int) -> None:
+        if count in (2, 5, 8):  # while both chains read
+            for created in (newest + 10 * count, newest - 1200):  # the top; a late arrival
+                record = make_completion(rng, created)
+                emulator.add(record)
+                added.append(record)
+            oldest = min(emulator.completions(), key=lambda r: r["created"])
+            emulator.delete(oldest["id"])  # retention, at the oldest end
+            middle = emulator.completions()[len(emulator.completions()) // 2]
+            emulator.delete(middle["id"])  # a person, in the middle
+
+    emulator.on_list_request = change
+    config = paged(emulator, page_size=50)  # lookback: the default hour
+    first = run_in_process("read", config, catalog=INCREMENTAL)
+    emulator.on_list_request = None
+
+    second = run_in_process("read", config, catalog=INCREMENTAL, state=first.last_state)
+
+    assert first.exit_code == second.exit_code == 0
+    remaining = {r["id"] for r in emulator.completions()}
+    assert remaining <= delivered_once(first) | delivered_once(second)
+    assert {r["id"] for r in added} <= delivered_once(first) | delivered_once(second)
+
+
+def checkpoint_of(state: dict[str, Any]) -> dict[str, Any]:
+    return state["stream"]["stream_state"].get("checkpoint") or {}
+
+
+def both_chains_in(times: int) -> Callable[[dict[str, Any]], bool]:
+    """The `times`-th checkpoint with both chains under way, before they met."""
+    seen = []
+
+    def accept(state: dict[str, Any]) -> bool:
+        checkpoint = checkpoint_of(state)
+        if "after" in checkpoint and "ascending" in checkpoint and not checkpoint.get("met"):
+            seen.append(state)
+        return len(seen) == times
+
+    return accept
+
+
+def met(times: int) -> Callable[[dict[str, Any]], bool]:
+    """The `times`-th checkpoint after the chains met."""
+    seen = []
+
+    def accept(state: dict[str, Any]) -> bool:
+        if checkpoint_of(state).get("met"):
+            seen.append(state)
+        return len(seen) == times
+
+    return accept
+
+
+# A sync killed early, with each chain a few pages in, is test_reliability_end_to_end.py's
+# (first and later syncs); unit_tests/test_two_ended.py kills after every page.
+@pytest.mark.parametrize(
+    ("backlog", "stage"),
+    [(0, "mid-way"), (400, "met"), (400, "below-the-anchor")],
+    ids=["full-both-chains-mid-way", "catch-up-as-they-meet", "catch-up-below-the-anchor"],
+)
+def test_a_sync_killed_at_any_stage_resumes_with_each_chain_after_its_place(
+    emulator, backlog, stage
+):
+    config = paged(emulator, lookback_window_minutes=600)  # a window of several pages
+    state = None
+    if backlog:
+        state = run_in_process("read", config, catalog=INCREMENTAL).last_state
+        rng = random.Random(backlog)
+        newest = max(r["created"] for r in emulator.completions())
+        for offset in range(backlog):
+            emulator.add(make_completion(rng, newest + 1 + offset // 3))
+    expected = {r["id"] for r in emulator.completions()}
+    if backlog:
+        floor = int(state[0]["stream"]["stream_state"]["created"])
+        expected = {r["id"] for r in emulator.completions() if r["created"] >= floor - 36_000}
+        expected.discard(state[0]["stream"]["stream_state"]["anchor"])
+
+    # Mid-way: both chains 8 checkpoints in. Then the first checkpoint after the chains met,
+    # and the sixth (the read below the anchor under way). (A full read ends where they meet.)
+    kill_at = {
+        "mid-way": both_chains_in(8),
+        "met": met(1),
+        "below-the-anchor": met(6),
+    }[stage]
+    killed = run_until_killed(config, catalog=INCREMENTAL, state=state, kill_at=kill_at)
+    checkpoint = stream_state(killed)["checkpoint"]
+    emulator.clear_requests()
+    resumed = run_in_process("read", config, catalog=INCREMENTAL, state=killed.last_state)
+
+    assert killed.exit_code != 0
+    assert bool(checkpoint.get("met")) == (stage != "mid-way")  # killed at the stage it names
+    assert resumed.exit_code == 0
+    delivered = {r["id"] for r in killed.records} | delivered_once(resumed)
+    assert expected <= delivered
+    again = {r["id"] for r in killed.records} & {r["id"] for r in resumed.records}
+    assert len(again) <= 2 * PAGE  # at most a page per chain
+    first_after: dict[str | None, str | None] = {}
+    for request in emulator.list_requests():
+        first_after.setdefault(request.param("order"), request.param("after"))
+    if checkpoint.get("met"):
+        assert "asc" not in first_after  # the chains had met: only the read below the anchor
+    else:
+        assert first_after["desc"] == checkpoint["after"]
+        assert first_after["asc"] == checkpoint["ascending"]["after"]
+    newest = max(r["created"] for r in emulator.completions())
+    assert_finished(stream_state(resumed), emulator.completions(), newest)
