@@ -124,6 +124,63 @@ def test_completions_added_and_deleted_at_both_ends_while_reading_reach_this_syn
     assert {r["id"] for r in added} <= delivered_once(first) | delivered_once(second)
 
 
+def test_retention_at_the_oldest_end_restarts_that_chain_from_the_new_oldest(emulator):
+    deleted: list[str] = []
+
+    def retention(count: int) -> None:
+        request = emulator.list_requests()[-1]
+        if request.param("order") == "asc" and request.param("after") and not deleted:
+            # Just before the oldest-first chain's second page: the id it pages after expires.
+            for record in sorted(emulator.completions(), key=lambda r: r["created"])[:30]:
+                emulator.delete(record["id"])
+                deleted.append(record["id"])
+
+    emulator.on_list_request = retention
+    run = run_in_process("read", paged(emulator), catalog=FULL_REFRESH)
+
+    assert run.exit_code == 0
+    assert {r["id"] for r in emulator.completions()} <= delivered_once(run)
+    assert deleted
+    assert any("reading again from the oldest" in line for line in run.logs)
+
+
+def test_a_version_2_checkpoint_resumes_newest_first_and_the_next_sync_leaves_an_anchor(emulator):
+    newest_first = emulator.store.records()[::-1]  # the list's own order, ties included
+    place = newest_first[99]
+    floor = newest_first[-50]["created"]
+    version_2 = {
+        "state_version": 2,
+        "created": str(floor),
+        "checkpoint": {
+            "after": place["id"],
+            "after_created": place["created"],
+            "newest_created": newest_first[0]["created"],
+        },
+    }
+    state = [
+        {
+            "type": "STREAM",
+            "stream": {"stream_descriptor": {"name": STREAM}, "stream_state": version_2},
+        }
+    ]
+
+    run = run_in_process(
+        "read", paged(emulator, lookback_window_minutes=0), catalog=INCREMENTAL, state=state
+    )
+
+    assert run.exit_code == 0
+    below = {r["id"] for r in newest_first[100:] if r["created"] >= floor}
+    assert below <= delivered_once(run)
+    assert {q.param("order") for q in emulator.list_requests()} == {"desc"}  # no anchor yet
+    assert emulator.list_requests()[0].param("after") == place["id"]
+    newest = newest_first[0]["created"]
+    # Which completion 1.0 delivered at the newest second is not in its state: no anchor yet.
+    assert stream_state(run) == {"state_version": 3, "created": str(newest)}
+    config = paged(emulator, lookback_window_minutes=0)
+    after = run_in_process("read", config, catalog=INCREMENTAL, state=run.last_state)
+    assert_finished(stream_state(after), emulator.completions(), newest)
+
+
 def checkpoint_of(state: dict[str, Any]) -> dict[str, Any]:
     return state["stream"]["stream_state"].get("checkpoint") or {}
 
