@@ -181,6 +181,15 @@ def test_a_version_2_checkpoint_resumes_newest_first_and_the_next_sync_leaves_an
     assert_finished(stream_state(after), emulator.completions(), newest)
 
 
+def test_a_server_that_ignores_order_is_read_newest_first_alone_losing_nothing():
+    with Emulator(generate(300), api_keys=[TEST_API_KEY], ignore_order=True) as server:
+        run = run_in_process("read", paged(server), catalog=FULL_REFRESH)
+
+    assert run.exit_code == 0
+    assert delivered_once(run) == {record["id"] for record in server.completions()}
+    assert any("when asked for the oldest first" in line for line in run.logs)
+
+
 def checkpoint_of(state: dict[str, Any]) -> dict[str, Any]:
     return state["stream"]["stream_state"].get("checkpoint") or {}
 

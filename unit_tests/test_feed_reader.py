@@ -95,7 +95,7 @@ def test_ids_that_keep_vanishing_end_in_a_transient_error_not_a_loop(chain):
 @pytest.mark.parametrize("chain", [NewestFirstFeed, OldestFirstFeed])
 def test_the_same_page_twice_fails_instead_of_looping(chain):
     def same_page(after: str | None) -> Page:
-        return Page([{"id": "a", "created": 2}, {"id": "b", "created": 1}], True, "b")
+        return Page([{"id": "a", "created": 2}, {"id": "b", "created": 2}], True, "b")
 
     with pytest.raises(AirbyteTracedException, match="same page again") as failure:
         read_all(chain(same_page))
@@ -111,7 +111,7 @@ def test_a_list_that_leads_back_to_an_earlier_page_fails_instead_of_looping(chai
         calls.append(after)
         if after in (None, "b"):  # after B the server answers page A again
             return Page([{"id": "a", "created": 4}], True, "a")
-        return Page([{"id": "b", "created": 3}], True, "b")
+        return Page([{"id": "b", "created": 4}], True, "b")
 
     with pytest.raises(AirbyteTracedException, match="back to a page") as failure:
         read_all(chain(a_b_a_b))
@@ -155,10 +155,11 @@ def test_a_list_item_that_is_not_an_object_fails_the_read(chain):
 def test_oldest_first_reads_upward_after_its_origin():
     api = FakeList(list(range(100, 108)))
 
-    delivered, pages = read_all(OldestFirstFeed(api.fetch("asc"), origin="c5"))
+    delivered, pages = read_all(OldestFirstFeed(api.fetch("asc"), ChainPosition("c5", 102)))
 
     assert delivered == ["c4", "c3", "c2", "c1", "c0"]  # 103 up to 107
     assert pages[0].position == ChainPosition("c2", 105)
+    assert pages[0].proven  # 104 came after 103: the server lists oldest first
     assert pages[-1].last
 
 
@@ -178,7 +179,16 @@ def test_oldest_first_ends_without_a_last_page_when_its_origin_vanishes():
     api = FakeList(list(range(100, 108)))
     api.delete("c3")
 
-    delivered, pages = read_all(OldestFirstFeed(api.fetch("asc"), origin="c3"))
+    delivered, pages = read_all(OldestFirstFeed(api.fetch("asc"), ChainPosition("c3", 104)))
 
     assert delivered == []  # the newest-first chain reads the rest alone
+    assert pages == []
+
+
+def test_oldest_first_ends_without_a_last_page_when_the_server_ignores_the_order():
+    api = FakeList(list(range(100, 108)))
+
+    delivered, pages = read_all(OldestFirstFeed(api.fetch("desc")))  # `order=asc` ignored
+
+    assert delivered == []  # never claimed as the oldest end
     assert pages == []

@@ -21,6 +21,7 @@ TWO_CHAINS = Checkpoint(
     origin="chatcmpl-a",
     newest_created=200,
     newest_id="chatcmpl-n",
+    ascending_proven=True,
 )
 
 
@@ -42,7 +43,7 @@ def test_version_3_round_trips_with_both_chains_anchors_and_models():
         "checkpoint": {
             "after": "chatcmpl-b",
             "after_created": 150,
-            "ascending": {"after": "chatcmpl-y", "after_created": 120},
+            "ascending": {"after": "chatcmpl-y", "after_created": 120, "proven": True},
             "origin": "chatcmpl-a",
             "newest_created": 200,
             "newest_id": "chatcmpl-n",

@@ -251,3 +251,15 @@ def test_completions_added_and_deleted_at_both_ends_during_a_read_reach_this_syn
         assert once_each(first.delivered)
         assert set(api.ids()) <= set(first.delivered) | set(second.delivered)
         assert set(added) <= set(first.delivered) | set(second.delivered)
+
+
+def test_a_server_that_ignores_order_is_read_newest_first_alone_losing_nothing():
+    for seed in SEEDS:
+        api = FakeList(tied(40, 20, seed))
+        settings = ReadSettings(api.page_size, 0, None)
+        newest_first = api.fetch("desc")
+        list_reader = list_read(newest_first, newest_first, FeedPosition(), settings, print)
+
+        pages = interleaved(list_reader, random.Random(seed))
+
+        assert once_each([r["id"] for page in pages for r in page.records]) == set(api.ids())

@@ -213,8 +213,11 @@ class Emulator:
         rate_limit: float | None = None,
         rate_limit_burst: float | None = None,
         shuffle_ties: bool = False,
+        ignore_order: bool = False,
     ) -> None:
         self.azure = azure
+        # An OpenAI-compatible server that lists newest first whatever `order` says.
+        self.ignore_order = ignore_order
         # Requests/s over which the API answers 429 with `retry-after-ms`, as OpenAI does.
         self.rate_limit = TokenBucket(rate_limit, rate_limit_burst) if rate_limit else None
         self.rate_limited = 0  # requests answered 429 by the rate limit
@@ -409,7 +412,7 @@ class Emulator:
             return 400, error_body(message, "invalid_request_error", "invalid_value", "order")
         model = params.get("model")
         metadata = {k[9:-1]: v for k, v in query if k.startswith("metadata[") and k.endswith("]")}
-        descending = order == "desc"
+        descending = order == "desc" or self.ignore_order
 
         with self._lock:
             store = self.store

@@ -102,6 +102,9 @@ class Meeting:
             self.met or _at_or_below(checkpoint.descending, self._anchor)
         )
         self._odd_ids: set[Any] = set()
+        # Whether the oldest-first chain has shown that the server lists oldest first: until
+        # then its place stops neither chain (see reader.ChainPage.proven).
+        self._ascending_proven = checkpoint.ascending_proven
 
     @property
     def newest_created(self) -> int | None:
@@ -171,6 +174,7 @@ class Meeting:
         delivered (below its frontier's second)."""
         return (
             self._two_ended
+            and self._ascending_proven
             and not self._below_anchor
             and self._ascending.created is not None
             and created < self._ascending.created
@@ -178,6 +182,7 @@ class Meeting:
 
     def claim_ascending(self, page: ChainPage) -> ListPage:
         with self._lock:
+            self._ascending_proven = self._ascending_proven or page.proven
             delivered: list[dict[str, Any]] = []
             following = Next.STOP if self.met else Next.CONTINUE
             for record in page.records if following is Next.CONTINUE else []:
@@ -192,7 +197,9 @@ class Meeting:
                     continue  # delivered before this chain stepped back (or the anchor)
                 other = self._descending
                 if other.created is not None and created > other.created:
-                    self.met = True  # the newest-first chain delivered everything above
+                    # The newest-first chain delivered everything above (once this chain is
+                    # proven to read oldest first, the chains met; before, it just stops).
+                    self.met = self._ascending_proven
                     following = Next.STOP
                     break
                 if other.covers_id(created, completion_id):
@@ -200,7 +207,7 @@ class Meeting:
                 own.advance(created, completion_id)
                 delivered.append(record)
             if following is Next.CONTINUE and page.last:
-                self.met = True
+                self.met = self._ascending_proven
                 following = Next.STOP
             position = page.position
             saved = self._saved.ascending
@@ -230,6 +237,7 @@ class Meeting:
             met=self.met,
             newest_created=newest[0],
             newest_id=newest[1],
+            ascending_proven=self._ascending_proven and self._two_ended,
         )
         self._saved = after
         self._sequence += 1

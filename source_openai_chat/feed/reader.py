@@ -43,6 +43,10 @@ class ChainPage:
     records: list[Any]
     position: ChainPosition | None
     last: bool
+    # Oldest first only: whether the chain has shown the server lists oldest first (a `created`
+    # above one it saw before, or above its origin's). Until then its place cannot stop the
+    # other chain: a server that ignores `order` would pass its newest page off as the oldest.
+    proven: bool = True
 
 
 class CursorVanished(Exception):
@@ -142,24 +146,28 @@ class OldestFirstFeed:
     It offers every record it reads: what this chain or the other one already delivered is the
     meeting's to drop. When an `after` id vanishes (at the oldest end, retention deleting the
     oldest completions is the normal case) it steps back to an earlier page end or to the
-    origin, which re-reads only what the meeting drops. When the origin itself vanishes, the
-    chain ends without a last page: the newest-first chain then reads the rest alone.
+    origin, which re-reads only what the meeting drops. When the origin itself vanishes, or a
+    `created` below one it read before shows that the server lists newest first whatever
+    `order` says, the chain ends without a last page: the newest-first chain reads the rest.
     """
 
     fetch: Callable[[str | None], Page]
-    origin: str | None = None
+    origin: ChainPosition | None = None
     resume: ChainPosition | None = None
     on_odd_record: Callable[[Any], None] = lambda record: None
     max_recoveries: int = MAX_RECOVERIES
 
     def pages(self) -> Iterator[ChainPage]:
-        boundaries: list[str | None] = [self.origin]
+        start = Boundary(self.origin.after, self.origin.after_created) if self.origin else None
+        boundaries = [start or Boundary(None, None)]
         if self.resume:
-            boundaries.append(self.resume.after)
+            boundaries.append(Boundary(self.resume.after, self.resume.after_created))
         recoveries = 0
         paged_after: set[str] = set()
+        highest = boundaries[-1].created  # the newest `created` read so far, in order
+        proven = False
         while True:
-            after = boundaries[-1]
+            after = boundaries[-1].after
             try:
                 page = self.fetch(after)
             except CursorVanished:
@@ -173,25 +181,38 @@ class OldestFirstFeed:
                         after,
                     )
                     return
+                highest = boundaries[-1].created  # reading again from there
                 LOGGER.warning(
                     "Completion %s, where the list was paging from (oldest first), no longer "
                     "exists (deleted or expired); reading again from %s.",
                     after,
-                    boundaries[-1] or "the oldest",
+                    boundaries[-1].after or "the oldest",
                 )
                 continue
             records = objects(page.records)
             for record in records:
-                if type(record.get("created")) is not int:
+                created = record.get("created")
+                if type(created) is not int:
                     self.on_odd_record(record)
+                    continue
+                if highest is not None and created < highest:
+                    # A server that ignores `order` lists newest first: taking that for the
+                    # other end would stop the newest-first chain with everything between unread.
+                    LOGGER.warning(
+                        "The server listed completions newest first when asked for the oldest "
+                        "first (order=asc); the list is read newest first alone."
+                    )
+                    return
+                proven = proven or (highest is not None and created > highest)
+                highest = created
             following = next_after(page, after, paged_after)
             position = None
             if following:
-                boundaries.append(following)
-                del boundaries[1 : -REMEMBERED_BOUNDARIES or None]
                 created = _last_created(records)
+                boundaries.append(Boundary(following, created))
+                del boundaries[1 : -REMEMBERED_BOUNDARIES or None]
                 position = None if created is None else ChainPosition(following, created)
-            yield ChainPage(records, position, last=not following)
+            yield ChainPage(records, position, last=not following, proven=proven)
             if not following:
                 return
 

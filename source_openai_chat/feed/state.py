@@ -13,9 +13,10 @@ when `models` is set):
   the next sync reads the list upward after it (version 3).
 - `checkpoint` (only while a sync is unfinished): `after`, the id of the last completion the
   newest-first chain delivered, to continue after it; `after_created`, its `created`, to find the
-  place again if that id was deleted meanwhile; `ascending`, the same for the oldest-first chain,
-  and `origin`, the anchor it started after (null: the oldest end); `met`, once the chains met
-  (what is left is the newest-first chain's read below the anchor);
+  place again if that id was deleted meanwhile; `ascending`, the same for the oldest-first chain
+  (`proven` once the server was seen listing oldest first: until then that chain's place stops
+  neither chain), and `origin`, the anchor it started after (null: the oldest end); `met`, once
+  the chains met (what is left is the newest-first chain's read below the anchor);
   `newest_created`/`newest_id`, the newest completion delivered, which become the floor and the
   anchor once the sync finishes.
 - `fetched` (the messages stream only): the completions of the lookback window whose messages
@@ -24,7 +25,8 @@ when `models` is set):
 Version 3 (this one):
     {"state_version": 3, "created": "1767225600", "anchor": "chatcmpl-..",
      "checkpoint": {"after": "chatcmpl-..", "after_created": 1767139200,
-                    "ascending": {"after": "chatcmpl-..", "after_created": 1767228000},
+                    "ascending": {"after": "chatcmpl-..", "after_created": 1767228000,
+                                  "proven": true},
                     "origin": "chatcmpl-..", "met": false,
                     "newest_created": 1767312000, "newest_id": "chatcmpl-.."},
      "fetched": "AAAAAGlP...",
@@ -87,11 +89,14 @@ class Checkpoint:
     met: bool = False
     newest_created: int | None = None
     newest_id: str | None = None
+    ascending_proven: bool = False  # the server was seen listing oldest first (feed/reader.py)
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = self.descending.to_json() if self.descending else {}
         if self.ascending:
             out["ascending"] = self.ascending.to_json()
+            if self.ascending_proven:
+                out["ascending"]["proven"] = True
         if self.ascending or self.met:
             out["origin"] = self.origin
         if self.met:
@@ -107,6 +112,7 @@ class Checkpoint:
         if not isinstance(value, Mapping):
             return None
         origin = value.get("origin")
+        ascending = value.get("ascending")
         checkpoint = cls(
             descending=ChainPosition.from_json(value),
             ascending=ChainPosition.from_json(value.get("ascending")),
@@ -114,6 +120,7 @@ class Checkpoint:
             met=value.get("met") is True,
             newest_created=_as_seconds(value.get("newest_created")),
             newest_id=value.get("newest_id") if isinstance(value.get("newest_id"), str) else None,
+            ascending_proven=isinstance(ascending, Mapping) and ascending.get("proven") is True,
         )
         if checkpoint.descending is None and checkpoint.ascending is None and not checkpoint.met:
             return None

@@ -88,7 +88,7 @@ class ListRead:
         resume = self.checkpoint.ascending if self.checkpoint else None
         feed = OldestFirstFeed(
             self.oldest_first,
-            self.anchor.after if self.anchor else None,
+            self.anchor,
             resume,
             on_odd_record=self.on_odd_record,
         )
