@@ -79,9 +79,7 @@ class NewestFirstFeed:
     max_recoveries: int = MAX_RECOVERIES
 
     def pages(self) -> Iterator[ChainPage]:
-        boundaries = [Boundary(None, None)]
-        if self.resume:
-            boundaries.append(Boundary(self.resume.after, self.resume.after_created))
+        boundaries = _boundaries(None, self.resume)
         delivered_down_to: int | None = None  # while recovering: skip records above this
         recoveries = 0
         paged_after: set[str] = set()  # every `after` this read has followed
@@ -158,10 +156,7 @@ class OldestFirstFeed:
     max_recoveries: int = MAX_RECOVERIES
 
     def pages(self) -> Iterator[ChainPage]:
-        start = Boundary(self.origin.after, self.origin.after_created) if self.origin else None
-        boundaries = [start or Boundary(None, None)]
-        if self.resume:
-            boundaries.append(Boundary(self.resume.after, self.resume.after_created))
+        boundaries = _boundaries(self.origin, self.resume)
         recoveries = 0
         paged_after: set[str] = set()
         highest = boundaries[-1].created  # the newest `created` read so far, in order
@@ -227,6 +222,12 @@ def objects(items: list[Any]) -> list[dict[str, Any]]:
                 FailureType.system_error,
             )
     return items
+
+
+def _boundaries(start: ChainPosition | None, resume: ChainPosition | None) -> list[Boundary]:
+    """Where a chain starts (None: its end of the list), then where it resumes, if anywhere."""
+    places = [start, resume] if resume else [start]
+    return [Boundary(p.after, p.after_created) if p else Boundary(None, None) for p in places]
 
 
 def _count_recovery(recoveries: int, most: int) -> int:
