@@ -17,7 +17,7 @@ from __future__ import annotations
 import enum
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from source_openai_chat.feed.reader import ChainPage
@@ -60,17 +60,18 @@ class ListPage:
 
 @dataclass
 class _Frontier:
+    """The `created` second a chain has reached, and the ids it delivered in that second."""
+
     created: int | None = None
-    ids: set[str] | None = None
+    ids: set[str] = field(default_factory=set)
 
     def covers_id(self, created: int, completion_id: str) -> bool:
-        return created == self.created and self.ids is not None and completion_id in self.ids
+        return created == self.created and completion_id in self.ids
 
     def advance(self, created: int, completion_id: str) -> None:
-        if self.created is None or created != self.created or self.ids is None:
-            self.created, self.ids = created, {completion_id}
-        else:
-            self.ids.add(completion_id)
+        if created != self.created:
+            self.created, self.ids = created, set()
+        self.ids.add(completion_id)
 
     @classmethod
     def at(cls, position: ChainPosition | None) -> _Frontier:
