@@ -109,9 +109,7 @@ class NewestFirstFeed:
             following = None if reached_bound else next_after(page, after, paged_after)
             position = None
             if following:
-                boundary = Boundary(following, _last_created(page.records))
-                boundaries.append(boundary)
-                del boundaries[1 : -REMEMBERED_BOUNDARIES or None]
+                boundary = _remember(boundaries, Boundary(following, _last_created(page.records)))
                 if boundary.created is not None and (
                     delivered_down_to is None or boundary.created <= delivered_down_to
                 ):
@@ -203,9 +201,7 @@ class OldestFirstFeed:
             following = next_after(page, after, paged_after)
             position = None
             if following:
-                created = _last_created(records)
-                boundaries.append(Boundary(following, created))
-                del boundaries[1 : -REMEMBERED_BOUNDARIES or None]
+                created = _remember(boundaries, Boundary(following, _last_created(records))).created
                 position = None if created is None else ChainPosition(following, created)
             yield ChainPage(records, position, last=not following, proven=proven)
             if not following:
@@ -228,6 +224,13 @@ def _boundaries(start: ChainPosition | None, resume: ChainPosition | None) -> li
     """Where a chain starts (None: its end of the list), then where it resumes, if anywhere."""
     places = [start, resume] if resume else [start]
     return [Boundary(p.after, p.after_created) if p else Boundary(None, None) for p in places]
+
+
+def _remember(boundaries: list[Boundary], boundary: Boundary) -> Boundary:
+    """Add a page end to step back to, keeping the chain's start and the last few."""
+    boundaries.append(boundary)
+    del boundaries[1 : -REMEMBERED_BOUNDARIES or None]
+    return boundary
 
 
 def _count_recovery(recoveries: int, most: int) -> int:
