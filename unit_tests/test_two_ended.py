@@ -52,8 +52,7 @@ def read(
         if count == stop_after_pages:
             pages.close()
             return Result(delivered, replace(position, checkpoint=checkpoint), False)
-    newest = (list_reader.newest_created, list_reader.newest_id)
-    return Result(delivered, position.finished(*newest), True)
+    return Result(delivered, list_reader.finished(position), True)
 
 
 def interleaved(list_reader: ListRead, rng: random.Random) -> Iterator[ListPage]:

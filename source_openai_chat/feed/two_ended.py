@@ -15,7 +15,8 @@ from typing import Any
 from source_openai_chat.feed.meeting import ListPage, Meeting, Next
 from source_openai_chat.feed.merge import merge_in_sequence
 from source_openai_chat.feed.reader import NewestFirstFeed, OldestFirstFeed, Page
-from source_openai_chat.feed.state import ChainPosition, Checkpoint
+from source_openai_chat.feed.state import ChainPosition, Checkpoint, FeedPosition
+from source_openai_chat.streams.fetched_window import FetchedWindow
 
 
 @dataclass
@@ -39,13 +40,12 @@ class ListRead:
     def __post_init__(self) -> None:
         self.meeting = Meeting(self.checkpoint, self.anchor, self.two_ended)
 
-    @property
-    def newest_created(self) -> int | None:
-        return self.meeting.newest_created
-
-    @property
-    def newest_id(self) -> str | None:
-        return self.meeting.newest_id
+    def finished(
+        self, position: FeedPosition, fetched: FetchedWindow | None = None
+    ) -> FeedPosition:
+        """`position` once this read is over: the newest completion it delivered becomes the
+        floor and the anchor."""
+        return position.finished(self.meeting.newest_created, self.meeting.newest_id, fetched)
 
     def pages(self) -> Iterator[ListPage]:
         if self.meeting.finished:

@@ -36,7 +36,7 @@ class CompletionsPartition(ListPartition):
                 yield Record(data=data, stream_name=STREAM_NAME, associated_slice=self._slice)
             if page.after != page.before:
                 self._cursor.save(self._key, replace(position, checkpoint=page.after))
-        self._cursor.save(self._key, position.finished(feed.newest_created, feed.newest_id))
+        self._cursor.save(self._key, feed.finished(position))
 
 
 def build_completions_stream(

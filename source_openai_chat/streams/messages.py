@@ -132,7 +132,7 @@ class MessagesPartition(ListPartition):
         feed = self.open_feed(position)
         # Completions below the next sync's lower bound need not be remembered as fetched.
         next_window = lambda: lower_bound(  # noqa: E731
-            position.finished(feed.newest_created).created, self._settings
+            feed.finished(position).created, self._settings
         )
         delivery = _OrderedDelivery(self, position, next_window)
         try:
@@ -156,8 +156,7 @@ class MessagesPartition(ListPartition):
             raise
         # Keep the completions the next sync lists again: those above its lower bound.
         keep = delivery.fetched.since(next_window())
-        finished = position.finished(feed.newest_created, feed.newest_id, keep)
-        self._cursor.save(self._key, finished)
+        self._cursor.save(self._key, feed.finished(position, keep))
 
     def record(self, message: dict[str, Any], completion: dict[str, Any]) -> Record:
         message["completion_id"] = completion.get("id")
