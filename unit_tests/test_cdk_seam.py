@@ -5,12 +5,14 @@ Each fails on the CDK upgrade that changes what the connector relies on.
 
 from __future__ import annotations
 
+import copy
 import logging
 import warnings
 
 import pytest
 from airbyte_cdk.models import Status, SyncMode
 from airbyte_cdk.sources.connector_state_manager import ConnectorStateManager
+from airbyte_cdk.sources.declarative import concurrent_declarative_source as declarative
 from airbyte_cdk.sources.declarative.requesters import HttpRequester
 from airbyte_cdk.test.mock_http import HttpMocker
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
@@ -106,3 +108,23 @@ def test_building_the_source_streams_and_requesters_raises_no_deprecation_warnin
             cdk_seam.build_requester(source, definition, "chat_completions")
 
     assert [str(w.message) for w in caught if issubclass(w.category, DeprecationWarning)] == []
+
+
+@HttpMocker()
+def test_a_source_reads_the_component_schema_the_suite_parses_once_and_leaves_it_intact(
+    http_mocker,
+):
+    """Not the connector's seam but the suite's (conftest.py): every source gets one parsed
+    component schema. It must still come from that function, and reading must not change it."""
+    parsed = declarative.get_declarative_component_schema()
+    pristine = copy.deepcopy(parsed)
+    http_mocker.get(list_request(), page([completion("c1", 1767225600)]))
+    config = ConfigBuilder().build()
+    configured = catalog(SyncMode.full_refresh)
+    source = SourceOpenaiChat(config=config, catalog=configured)
+
+    records = [m for m in source.read(LOGGER, config, configured, None) if m.record]
+
+    assert len(records) == 1
+    assert source._declarative_component_schema is parsed
+    assert parsed == pristine
