@@ -1,7 +1,9 @@
 """Run the connector as Airbyte does and parse what it prints.
 
 `run_connector` runs the installed `source-openai-chat` CLI in a subprocess: what proves the
-console script, stdout and exit codes, and what a kill must interrupt. `run_in_process` runs
+console script, stdout and exit codes. `run_until_killed` runs the script's `run()` in a process
+of its own, forked from one that imported the connector already (forked_cli.py), and kills it
+with SIGKILL. `run_in_process` runs
 the very same code path (`run.protocol_lines`: input files, source, entrypoint, record writer)
 in this process, against the same emulator over HTTP, without the 1.5-2.5 s an interpreter
 takes to import the CDK; an exception that would reach the console script's excepthook
@@ -222,18 +224,17 @@ def run_until_killed(
     kill_at: Callable[[dict[str, Any]], bool] | None = None,
     timeout: float = 300,
 ) -> ConnectorRun:
-    """`read`, killed with SIGKILL as soon as it has printed `kill_after_states` STATE messages
-    (or, with `kill_at`, the first STATE message whose `state` it accepts): a sync that dies
-    mid-way. Everything it printed before dying is kept, as the platform would have received
-    it."""
+    """`read` in a process of its own (forked_cli.py), killed with SIGKILL as soon as it has
+    printed `kill_after_states` STATE messages (or, with `kill_at`, the first STATE message
+    whose `state` it accepts): a sync that dies mid-way. Everything it printed before dying is
+    kept, as the platform would have received it."""
+    from integration_tests import forked_cli
+
     with tempfile.TemporaryDirectory() as tmp:
-        args = [cli_path(), "read", *_input_files(tmp, config, catalog, state)]
-        with subprocess.Popen(
-            args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=ENV
-        ) as process:
-            assert process.stdout is not None
+        process, stdout = forked_cli.start(["read", *_input_files(tmp, config, catalog, state)])
+        with stdout, stdout.makefile(encoding="utf-8") as lines_out:
             lines, states = [], 0
-            for line in process.stdout:
+            for line in lines_out:
                 lines.append(line)
                 message = _parse(line)[0] if _parse(line) else {}
                 if message.get("type") == "STATE":
@@ -241,10 +242,11 @@ def run_until_killed(
                     if states == kill_after_states or (kill_at and kill_at(message["state"])):
                         process.kill()
                         break
-            lines.extend(process.stdout.read().splitlines(keepends=True))
-            exit_code = process.wait(timeout=timeout)
-    stdout = "".join(lines)
-    return ConnectorRun(exit_code, stdout, "", _parse(stdout))
+            lines.extend(lines_out.read().splitlines(keepends=True))
+        process.join(timeout)
+    assert process.exitcode is not None, f"the killed `read` was still running after {timeout} s"
+    stdout_text = "".join(lines)
+    return ConnectorRun(process.exitcode, stdout_text, "", _parse(stdout_text))
 
 
 def _input_files(tmp: str, *contents: Any) -> list[str]:

@@ -2,8 +2,9 @@
 exit codes, the excepthook's trace, nothing secret on either stream.
 
 Every other end-to-end rule runs the same code in-process (harness.run_in_process); these are
-the few things only a real process shows. The kill-and-resume tests and the quick start (whose
-PyAirbyte runs this script) run it in a subprocess too.
+the few things only a real process shows. The quick start's tests run this script too (through
+PyAirbyte); the kill-and-resume tests run its `run()` in processes forked from a fork server
+(forked_cli.py), which a SIGKILL ends as it ends this script.
 """
 
 from __future__ import annotations
