@@ -1,13 +1,13 @@
 """Run the connector as Airbyte does and parse what it prints.
 
 `run_connector` runs the installed `source-openai-chat` CLI in a subprocess: what proves the
-console script, stdout and exit codes. `run_until_killed` runs the script's `run()` in a process
-of its own, forked from one that imported the connector already (forked_cli.py), and kills it
-with SIGKILL. `run_in_process` runs
-the very same code path (`run.protocol_lines`: input files, source, entrypoint, record writer)
-in this process, against the same emulator over HTTP, without the 1.5-2.5 s an interpreter
-takes to import the CDK; an exception that would reach the console script's excepthook
-becomes the same FATAL log line, TRACE message and exit code 1.
+console script, stdout and exit codes. `run_until_killed` runs the script's `run()` in a
+process of its own, forked from one that imported the connector already (forked_cli.py), and
+kills it with SIGKILL. `run_in_process` runs the very same code path (`run.protocol_lines`:
+input files, source, entrypoint, record writer) in this process, against the same emulator
+over HTTP, without the 1.5-2.5 s an interpreter takes to import the CDK; an exception that
+would reach the console script's excepthook becomes the same FATAL log line, TRACE message and
+exit code 1.
 """
 
 from __future__ import annotations
