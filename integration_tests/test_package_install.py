@@ -15,9 +15,9 @@ from quickstart.python import find as find_python
 UV = shlex.split(os.environ.get("UV", "uv"))
 
 
-def _run(*args: str, cwd: Path = CONNECTOR_ROOT) -> str:
+def _run(*args: str, cwd: Path = CONNECTOR_ROOT, env: dict[str, str] | None = None) -> str:
     done = subprocess.run(
-        list(args), cwd=cwd, capture_output=True, text=True, timeout=600, check=False
+        list(args), cwd=cwd, env=env, capture_output=True, text=True, timeout=600, check=False
     )
     assert done.returncode == 0, f"{args}\n{done.stdout}\n{done.stderr}"
     return done.stdout
@@ -49,7 +49,9 @@ def test_docker_install_steps_give_a_working_connector_without_dev_tools(tmp_pat
     # without `--compile-bytecode`: it only saves the image's first start the compiling, and uv
     # skips files that do not compile (a package with a syntax error installs with exit 0), so
     # it proves nothing a test can observe, for ~16 s of CPU. `spec` and `check` below import
-    # everything the connector runs under the image's Python.
+    # everything the connector runs under the image's Python; `spec` writes the bytecode of
+    # what it imports (whatever PYTHONDONTWRITEBYTECODE says), so `check` starts as it would
+    # in the image, from compiled modules (1.5 s of CPU instead of 3.3).
     _run(
         *UV,
         "export",
@@ -74,7 +76,9 @@ def test_docker_install_steps_give_a_working_connector_without_dev_tools(tmp_pat
     version = _run(python, "-c", "import sys; print(sys.version_info[:2])")
     assert version.strip() == str(tuple(int(part) for part in IMAGE_PYTHON.split(".")))
     cli = str(venv / "bin" / "source-openai-chat")
-    spec = [json.loads(line) for line in _run(cli, "spec").splitlines() if line.startswith("{")]
+    compiling = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    spec_lines = _run(cli, "spec", env=compiling).splitlines()
+    spec = [json.loads(line) for line in spec_lines if line.startswith("{")]
     assert any(m["type"] == "SPEC" for m in spec)
     config_file = tmp_path / "config.json"
     config_file.write_text(json.dumps(config))
