@@ -163,9 +163,13 @@ def _validators() -> dict[str, jsonschema.Draft7Validator]:
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 @given(
-    completion=from_schema(small(OFFICIAL[COMPLETIONS])).map(_completion),
-    messages=st.lists(from_schema(small(OFFICIAL[MESSAGES])), max_size=3).map(
-        lambda values: [_message(value, i) for i, value in enumerate(values)]
+    # Deferred: building a strategy from a schema takes a second, which every worker would
+    # otherwise pay while collecting; only the one that runs the test needs it.
+    completion=st.deferred(lambda: from_schema(small(OFFICIAL[COMPLETIONS])).map(_completion)),
+    messages=st.deferred(
+        lambda: st.lists(from_schema(small(OFFICIAL[MESSAGES])), max_size=3).map(
+            lambda values: [_message(value, i) for i, value in enumerate(values)]
+        )
     ),
 )
 def test_records_made_from_the_official_schemas_validate_and_come_out_unchanged(

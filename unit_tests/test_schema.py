@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Iterator
 from typing import Any
@@ -19,22 +20,21 @@ CONFIG = {"api_key": "sk-test-unit-0000000000"}
 PRIMARY_KEYS = {"chat_completions": {".id"}, "chat_completion_messages": {".id", ".completion_id"}}
 
 
-def _schemas() -> dict[str, dict[str, Any]]:
+@functools.cache
+def schemas() -> dict[str, dict[str, Any]]:
+    """The discovered schemas, once per process (not at import: every worker collects)."""
     catalog = SourceOpenaiChat(config=CONFIG).discover(logging.getLogger("test"), CONFIG)
     return {stream.name: stream.json_schema for stream in catalog.streams}
 
 
-SCHEMAS = _schemas()
-
-
 @pytest.fixture(params=sorted(PRIMARY_KEYS))
 def stream_schema(request) -> tuple[str, dict[str, Any]]:
-    return request.param, SCHEMAS[request.param]
+    return request.param, schemas()[request.param]
 
 
 @pytest.fixture
 def schema() -> dict[str, Any]:
-    return SCHEMAS["chat_completions"]
+    return schemas()["chat_completions"]
 
 
 def _subschemas(schema: dict[str, Any], path: str = "") -> Iterator[tuple[str, dict[str, Any]]]:
@@ -48,7 +48,7 @@ def _subschemas(schema: dict[str, Any], path: str = "") -> Iterator[tuple[str, d
 
 
 def test_the_connector_has_exactly_these_streams():
-    assert set(SCHEMAS) == set(PRIMARY_KEYS)
+    assert set(schemas()) == set(PRIMARY_KEYS)
 
 
 def test_every_property_but_the_primary_key_is_nullable(stream_schema):
@@ -84,7 +84,7 @@ def test_api_example_and_generated_records_validate(schema):
 
 def test_generated_messages_with_parent_fields_validate():
     dataset = generate(120)
-    validator = jsonschema.Draft7Validator(SCHEMAS["chat_completion_messages"])
+    validator = jsonschema.Draft7Validator(schemas()["chat_completion_messages"])
     created = {c["id"]: c["created"] for c in dataset.completions}
     for completion_id, messages in dataset.messages.items():
         for message in messages:
