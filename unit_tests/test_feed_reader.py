@@ -121,13 +121,15 @@ def test_a_list_that_leads_back_to_an_earlier_page_fails_instead_of_looping(chai
 
 
 @pytest.mark.parametrize("chain", [NewestFirstFeed, OldestFirstFeed])
-def test_an_empty_page_claiming_more_ends_the_chain(chain):
+def test_an_empty_page_claiming_more_ends_the_chain_short_of_its_end(chain):
     pages = {None: Page([{"id": "a", "created": 2}], True, "a"), "a": Page([], True, None)}
 
     delivered, read = read_all(chain(pages.__getitem__))
 
     assert delivered == ["a"]
-    assert read[-1].last
+    assert len(read) == 2
+    # Not `last`: the chain did not reach its end, so it must not stop the other one.
+    assert not read[-1].last
     assert read[-1].position is None
 
 

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import random
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 
 import pytest
 
 from source_openai_chat.feed.meeting import ListPage
+from source_openai_chat.feed.reader import Page
 from source_openai_chat.feed.state import FeedPosition
 from source_openai_chat.feed.stream import ReadSettings, list_read
 from source_openai_chat.feed.two_ended import ListRead
@@ -258,6 +259,34 @@ def test_a_server_that_ignores_order_is_read_newest_first_alone_losing_nothing()
         settings = ReadSettings(api.page_size, 0, None)
         newest_first = api.fetch("desc")
         list_reader = list_read(newest_first, newest_first, FeedPosition(), settings, print)
+
+        pages = interleaved(list_reader, random.Random(seed))
+
+        assert once_each([r["id"] for page in pages for r in page.records]) == set(api.ids())
+
+
+def empty_page_claiming_more_at(request: int, fetch: Callable[[str | None], Page]):
+    """`fetch`, answering its `request`-th call with an empty page that claims more."""
+    calls = 0
+
+    def glitching(after: str | None) -> Page:
+        nonlocal calls
+        calls += 1
+        return Page([], True, None) if calls == request else fetch(after)
+
+    return glitching
+
+
+@pytest.mark.parametrize("giving_up", ["desc", "asc"])
+def test_a_chain_sent_an_empty_page_claiming_more_stops_and_the_other_reads_on_to_it(giving_up):
+    """The API's glitch ends one chain short of its end; the other chain, not told that it
+    met anything, reads on until it reaches what the first delivered: nothing is lost."""
+    for seed in SEEDS:
+        api = FakeList(tied(40, 10, seed))
+        chains = {order: api.fetch(order) for order in ("desc", "asc")}
+        chains[giving_up] = empty_page_claiming_more_at(2, chains[giving_up])
+        settings = ReadSettings(api.page_size, 0, None)
+        list_reader = list_read(chains["desc"], chains["asc"], FeedPosition(), settings, print)
 
         pages = interleaved(list_reader, random.Random(seed))
 

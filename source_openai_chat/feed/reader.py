@@ -38,10 +38,14 @@ class Page:
 @dataclass(frozen=True)
 class ChainPage:
     """A page one chain read: the records it offers, where the chain continues once they are
-    delivered (None: not a safe place to resume from), and whether the chain ends here."""
+    delivered (None: not a safe place to resume from), and whether the chain reached its end
+    of the list (or the lower bound) here."""
 
     records: list[Any]
     position: ChainPosition | None
+    # A chain that gives up before its end (an empty page claiming more) ends after a page
+    # that is not `last`: reaching the end would tell the meeting that this chain delivered
+    # everything up to the other one, and the other chain would stop short.
     last: bool
     # Oldest first only: whether the chain has shown the server lists oldest first (a `created`
     # above one it saw before, or above its origin's). Until then its place cannot stop the
@@ -114,7 +118,7 @@ class NewestFirstFeed:
                     delivered_down_to is None or boundary.created <= delivered_down_to
                 ):
                     position = ChainPosition(following, boundary.created)
-            yield ChainPage(records, position, last=not following)
+            yield ChainPage(records, position, last=reached_bound or not page.has_more)
             if not following:
                 return
 
@@ -203,7 +207,7 @@ class OldestFirstFeed:
             if following:
                 created = _remember(boundaries, Boundary(following, _last_created(records))).created
                 position = None if created is None else ChainPosition(following, created)
-            yield ChainPage(records, position, last=not following, proven=proven)
+            yield ChainPage(records, position, last=not page.has_more, proven=proven)
             if not following:
                 return
 
