@@ -52,7 +52,17 @@ class Dataset:
 
 
 def _token(rng: random.Random, length: int) -> str:
-    return "".join(rng.choice(CHARS) for _ in range(length))
+    """`rng.choice(CHARS)` `length` times, drawn as `choice` draws (rejection sampling on
+    `getrandbits`, as CPython's Random does) but without three calls per character: the same
+    strings, in half the time (every test's emulator generates hundreds of ids)."""
+    bits, getrandbits = len(CHARS).bit_length(), rng.getrandbits
+    drawn = []
+    for _ in range(length):
+        index = getrandbits(bits)
+        while index >= len(CHARS):
+            index = getrandbits(bits)
+        drawn.append(CHARS[index])
+    return "".join(drawn)
 
 
 def _tool_call(rng: random.Random) -> dict[str, Any]:
