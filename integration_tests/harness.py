@@ -44,6 +44,11 @@ TIE_ORDERS = pytest.mark.parametrize(
 )
 
 
+# For the tests that kill a read (run_until_killed): on one xdist worker, which starts one fork
+# server (2-2.5 s of CPU to import the connector) instead of one per worker.
+FORK_SERVER = pytest.mark.xdist_group("fork-server")
+
+
 def cli_path() -> str:
     """The console script installed beside the running interpreter (the project's venv)."""
     candidate = Path(sys.executable).parent / "source-openai-chat"

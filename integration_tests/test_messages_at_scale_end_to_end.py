@@ -24,6 +24,7 @@ from integration_tests.emulator import (
     make_messages,
 )
 from integration_tests.harness import (
+    FORK_SERVER,
     STREAM,
     ConnectorRun,
     configured_catalog,
@@ -101,6 +102,7 @@ class TestFetchedOnce:
 
 
 class TestResume:
+    @FORK_SERVER
     @pytest.mark.parametrize("catalog", [INCREMENTAL, FULL_REFRESH], ids=["incremental", "full"])
     def test_first_sync_killed_mid_way_resumes_requesting_at_most_100_again(
         self, emulator, config, catalog
@@ -116,6 +118,7 @@ class TestResume:
         assert len(before & set(requested(emulator))) <= REQUESTED_AHEAD
         assert len(before) < len(emulator.completions())  # it was killed mid-way
 
+    @FORK_SERVER
     def test_later_sync_killed_mid_way_resumes_requesting_at_most_100_again(self, emulator, config):
         first = run_in_process("read", config, catalog=INCREMENTAL)
         rng = random.Random(5)
@@ -135,6 +138,7 @@ class TestResume:
         assert delivered(first, killed, resumed) == expected(emulator)
         assert len(before & set(requested(emulator))) <= REQUESTED_AHEAD
 
+    @FORK_SERVER
     def test_a_completion_with_hundreds_of_messages_does_not_stretch_the_resume(self, config):
         rng = random.Random(8)
         dataset = generate(300, seed=8)

@@ -16,6 +16,7 @@ import pytest
 
 from integration_tests.emulator import Fault, make_completion
 from integration_tests.harness import (
+    FORK_SERVER,
     STREAM,
     ConnectorRun,
     assert_finished,
@@ -49,6 +50,7 @@ def paged(config: dict[str, Any]) -> dict[str, Any]:
 
 
 class TestResume:
+    @FORK_SERVER
     @pytest.mark.parametrize(
         ("catalog", "emulator"),
         [(INCREMENTAL, {}), (FULL_REFRESH, {"shuffle_ties": True})],  # each tie order once
@@ -75,6 +77,7 @@ class TestResume:
         newest = max(r["created"] for r in emulator.completions())
         assert_finished(stream_state(resumed), emulator.completions(), newest)
 
+    @FORK_SERVER
     def test_later_sync_killed_mid_way_resumes_and_keeps_the_old_floor(self, emulator, paged):
         first = run_in_process("read", paged, catalog=INCREMENTAL)
         newest = max(r["created"] for r in emulator.completions())
@@ -95,6 +98,7 @@ class TestResume:
         assert min(r["created"] for r in resumed.records) >= newest  # stopped at the old floor
         assert_finished(stream_state(resumed), emulator.completions(), newest + 300)
 
+    @FORK_SERVER
     def test_per_model_reads_resume_each_after_its_own_checkpoint(self, emulator, paged):
         models = ["gpt-4o-2024-08-06", "o3-mini-2025-01-31"]
         config = {**paged, "models": models, "page_size": 20}
@@ -175,6 +179,7 @@ class TestVanishedCursor:
         assert len(run.records) - len(ids(run.records)) <= PAGE  # a bounded re-read
         assert sum("no longer exists" in w for w in warnings(run)) == 1
 
+    @FORK_SERVER
     def test_checkpoint_id_deleted_before_the_resume_is_recovered(self, emulator, paged):
         killed = run_until_killed(paged, catalog=FULL_REFRESH, kill_after_states=3)
         emulator.delete(stream_state(killed)["checkpoint"]["after"])

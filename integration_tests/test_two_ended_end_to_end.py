@@ -17,6 +17,7 @@ import pytest
 
 from integration_tests.emulator import TEST_API_KEY, Emulator, generate, make_completion
 from integration_tests.harness import (
+    FORK_SERVER,
     STREAM,
     TIE_ORDERS,
     ConnectorRun,
@@ -221,6 +222,7 @@ def met(times: int) -> Callable[[dict[str, Any]], bool]:
 
 # A sync killed early, with each chain a few pages in, is test_reliability_end_to_end.py's
 # (first and later syncs); unit_tests/test_two_ended.py kills after every page.
+@FORK_SERVER
 @pytest.mark.parametrize(
     ("backlog", "stage"),
     [(0, "mid-way"), (400, "met"), (400, "below-the-anchor")],
