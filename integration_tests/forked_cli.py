@@ -3,11 +3,11 @@ interpreter's start.
 
 A new interpreter spends 1.5-2.5 s of CPU importing the CDK before the connector reads a byte;
 the kill-and-resume tests killed a dozen of them, paying that for nothing they look at. Here a
-fork server (Python's `multiprocessing` "forkserver": one single-threaded process per test
-worker that imports this module, and with it the connector, once) forks a child per run: its
-own process and stdout, killed with a real SIGKILL, running the same `run()` the console
-script calls. The console script itself (entry point, exit codes, the excepthook's trace) is
-proved by test_cli.py and test_package_install.py.
+fork server (Python's `multiprocessing` "forkserver": a single-threaded process that imports
+this module, and with it the connector, once; the tests that use it share one xdist worker,
+see harness.FORK_SERVER) forks a child per run: its own process and stdout, killed with a real
+SIGKILL, running the same `run()` the console script calls. test_cli.py holds a forked run to
+the console script's output and exit codes, and proves the script itself.
 
 Only the standard library and the connector are imported here: the fork server imports it.
 """

@@ -4,14 +4,22 @@ exit codes, the excepthook's trace, nothing secret on either stream.
 Every other end-to-end rule runs the same code in-process (harness.run_in_process); these are
 the few things only a real process shows. The quick start's tests run this script too (through
 PyAirbyte); the kill-and-resume tests run its `run()` in processes forked from a fork server
-(forked_cli.py), which a SIGKILL ends as it ends this script.
+(forked_cli.py), which a SIGKILL ends as it ends this script, and which the last test here
+holds to this script's output and exit codes.
 """
 
 from __future__ import annotations
 
 import json
 
-from integration_tests.harness import STREAM, configured_catalog, run_connector
+from integration_tests.harness import (
+    FORK_SERVER,
+    STREAM,
+    configured_catalog,
+    run_connector,
+    run_in_process,
+    run_until_killed,
+)
 
 FULL_REFRESH = configured_catalog({STREAM: "full_refresh"})
 
@@ -57,3 +65,23 @@ def test_a_missing_input_file_exits_1_with_a_config_error_trace(tmp_path):
     assert run.errors[0]["failure_type"] == "config_error"
     assert f"The --config file {missing} does not exist" in run.errors[0]["message"]
     assert "Traceback" not in run.stderr
+
+
+@FORK_SERVER
+def test_a_forked_read_that_is_not_killed_ends_as_the_console_script_does(emulator, config):
+    """The kill tests' forked runs (forked_cli.py) print and exit as this script would."""
+
+    def never(state: dict) -> bool:
+        return False
+
+    finished = run_until_killed(config, catalog=FULL_REFRESH, kill_at=never)
+    failed = run_until_killed(
+        {**config, "api_key": "sk-wrong-0000000000000"}, catalog=FULL_REFRESH, kill_at=never
+    )
+
+    expected = run_in_process("read", config, catalog=FULL_REFRESH)
+    assert finished.exit_code == 0
+    assert sorted(r["id"] for r in finished.records) == sorted(r["id"] for r in expected.records)
+    assert finished.last_state == expected.last_state
+    assert failed.exit_code == 1
+    assert failed.errors[-1]["failure_type"] == "config_error"
