@@ -10,6 +10,7 @@ union of what both runs delivered is compared with the emulator's completions.
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -42,6 +43,20 @@ def stream_state(run: ConnectorRun) -> dict[str, Any]:
 
 def warnings(run: ConnectorRun) -> list[str]:
     return [m["log"]["message"] for m in run.of_type("LOG") if m["log"]["level"] == "WARN"]
+
+
+def newest_first_placed(states: int) -> Callable[[dict[str, Any]], bool]:
+    """A `kill_at`: the `states`-th STATE or a later one whose checkpoint has a place for the
+    newest-first chain."""
+    seen = 0
+
+    def accept(state: dict[str, Any]) -> bool:
+        nonlocal seen
+        seen += 1
+        checkpoint = state["stream"]["stream_state"].get("checkpoint") or {}
+        return seen >= states and bool(checkpoint.get("after"))
+
+    return accept
 
 
 @pytest.fixture
@@ -181,7 +196,10 @@ class TestVanishedCursor:
 
     @FORK_SERVER
     def test_checkpoint_id_deleted_before_the_resume_is_recovered(self, emulator, paged):
-        killed = run_until_killed(paged, catalog=FULL_REFRESH, kill_after_states=3)
+        # Killed once the newest-first chain has a place (the oldest-first one may claim the
+        # first pages on a busy machine), at the third checkpoint or later.
+        killed = run_until_killed(paged, catalog=FULL_REFRESH, kill_at=newest_first_placed(3))
+        assert killed.exit_code != 0, "the read ended before the newest-first chain had a place"
         emulator.delete(stream_state(killed)["checkpoint"]["after"])
 
         resumed = run_in_process("read", paged, catalog=FULL_REFRESH, state=killed.last_state)
