@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from airbyte_cdk.models import FailureType
@@ -83,18 +83,13 @@ class NewestFirstFeed:
     max_recoveries: int = MAX_RECOVERIES
 
     def pages(self) -> Iterator[ChainPage]:
-        boundaries = _boundaries(None, self.resume)
+        paging = _Paging.starting(None, self.resume, self.max_recoveries)
         delivered_down_to: int | None = None  # while recovering: skip records above this
-        recoveries = 0
-        paged_after: set[str] = set()  # every `after` this read has followed
         while True:
-            after = boundaries[-1].after
             try:
-                page = self.fetch(after)
+                page = self.fetch(paging.after)
             except CursorVanished:
-                recoveries = _count_recovery(recoveries, self.max_recoveries)
-                vanished = boundaries.pop()
-                paged_after.clear()  # stepping back re-reads pages, at most max_recoveries times
+                vanished = paging.step_back()
                 if vanished.created is not None:
                     delivered_down_to = (
                         vanished.created
@@ -106,20 +101,20 @@ class NewestFirstFeed:
                     "(deleted or expired); reading again from %s and skipping completions "
                     "already delivered.",
                     vanished.after,
-                    boundaries[-1].after or "the newest",
+                    paging.after or "the newest",
                 )
                 continue
             records, reached_bound = self._select(page.records, delivered_down_to)
-            following = None if reached_bound else next_after(page, after, paged_after)
+            boundary = None if reached_bound else paging.advance(page)
             position = None
-            if following:
-                boundary = _remember(boundaries, Boundary(following, _last_created(page.records)))
-                if boundary.created is not None and (
-                    delivered_down_to is None or boundary.created <= delivered_down_to
-                ):
-                    position = ChainPosition(following, boundary.created)
+            if (
+                boundary
+                and boundary.created is not None
+                and (delivered_down_to is None or boundary.created <= delivered_down_to)
+            ):
+                position = ChainPosition(boundary.after, boundary.created)
             yield ChainPage(records, position, last=reached_bound or not page.has_more)
-            if not following:
+            if not boundary:
                 return
 
     def _select(self, items: list[Any], delivered_down_to: int | None) -> tuple[list[Any], bool]:
@@ -158,32 +153,27 @@ class OldestFirstFeed:
     max_recoveries: int = MAX_RECOVERIES
 
     def pages(self) -> Iterator[ChainPage]:
-        boundaries = _boundaries(self.origin, self.resume)
-        recoveries = 0
-        paged_after: set[str] = set()
-        highest = boundaries[-1].created  # the newest `created` read so far, in order
+        paging = _Paging.starting(self.origin, self.resume, self.max_recoveries)
+        highest = paging.boundaries[-1].created  # the newest `created` read so far, in order
         proven = False
         while True:
-            after = boundaries[-1].after
             try:
-                page = self.fetch(after)
+                page = self.fetch(paging.after)
             except CursorVanished:
-                recoveries = _count_recovery(recoveries, self.max_recoveries)
-                boundaries.pop()
-                paged_after.clear()
-                if not boundaries:
+                vanished = paging.step_back()
+                if not paging.boundaries:
                     LOGGER.warning(
                         "Completion %s, after which the list was read oldest first, no longer "
                         "exists; the list is read newest first alone from here.",
-                        after,
+                        vanished.after,
                     )
                     return
-                highest = boundaries[-1].created  # reading again from there
+                highest = paging.boundaries[-1].created  # reading again from there
                 LOGGER.warning(
                     "Completion %s, where the list was paging from (oldest first), no longer "
                     "exists (deleted or expired); reading again from %s.",
-                    after,
-                    boundaries[-1].after or "the oldest",
+                    vanished.after,
+                    paging.after or "the oldest",
                 )
                 continue
             records = objects(page.records)
@@ -202,13 +192,12 @@ class OldestFirstFeed:
                     return
                 proven = proven or (highest is not None and created > highest)
                 highest = created
-            following = next_after(page, after, paged_after)
+            boundary = paging.advance(page)
             position = None
-            if following:
-                created = _remember(boundaries, Boundary(following, _last_created(records))).created
-                position = None if created is None else ChainPosition(following, created)
+            if boundary and boundary.created is not None:
+                position = ChainPosition(boundary.after, boundary.created)
             yield ChainPage(records, position, last=not page.has_more, proven=proven)
-            if not following:
+            if not boundary:
                 return
 
 
@@ -224,29 +213,55 @@ def objects(items: list[Any]) -> list[dict[str, Any]]:
     return items
 
 
-def _boundaries(start: ChainPosition | None, resume: ChainPosition | None) -> list[Boundary]:
-    """Where a chain starts (None: its end of the list), then where it resumes, if anywhere."""
-    places = [start, resume] if resume else [start]
-    return [Boundary(p.after, p.after_created) if p else Boundary(None, None) for p in places]
+@dataclass
+class _Paging:
+    """Where one chain pages from: its start, then the ends of its last pages (to step back to
+    when an `after` id vanishes), every `after` it has followed (to refuse a loop), and how
+    often it has stepped back."""
 
+    boundaries: list[Boundary]
+    max_recoveries: int
+    recoveries: int = 0
+    paged_after: set[str] = field(default_factory=set)
 
-def _remember(boundaries: list[Boundary], boundary: Boundary) -> Boundary:
-    """Add a page end to step back to, keeping the chain's start and the last few."""
-    boundaries.append(boundary)
-    del boundaries[1 : -REMEMBERED_BOUNDARIES or None]
-    return boundary
+    @classmethod
+    def starting(
+        cls, start: ChainPosition | None, resume: ChainPosition | None, max_recoveries: int
+    ) -> _Paging:
+        """From `start` (None: the chain's end of the list), continuing after `resume`."""
+        places = [start, resume] if resume else [start]
+        boundaries = [
+            Boundary(p.after, p.after_created) if p else Boundary(None, None) for p in places
+        ]
+        return cls(boundaries, max_recoveries)
 
+    @property
+    def after(self) -> str | None:
+        return self.boundaries[-1].after
 
-def _count_recovery(recoveries: int, most: int) -> int:
-    recoveries += 1
-    if recoveries > most:
-        raise _fail(
-            f"The list lost its place {recoveries} times (the completion ids it "
-            "pages after were deleted while it read); the sync stopped so it "
-            "can resume from its last state.",
-            FailureType.transient_error,
-        )
-    return recoveries
+    def step_back(self) -> Boundary:
+        """The `after` id vanished: drop its boundary and return it (the chain goes on from the
+        one before, if any). Stepping back re-reads pages: at most `max_recoveries` times."""
+        self.recoveries += 1
+        if self.recoveries > self.max_recoveries:
+            raise _fail(
+                f"The list lost its place {self.recoveries} times (the completion ids it "
+                "pages after were deleted while it read); the sync stopped so it "
+                "can resume from its last state.",
+                FailureType.transient_error,
+            )
+        self.paged_after.clear()
+        return self.boundaries.pop()
+
+    def advance(self, page: Page) -> Boundary | None:
+        """The end of `page`, now the place to page after; None at the end of the chain. The
+        start and the last few ends are kept."""
+        following = next_after(page, self.after, self.paged_after)
+        if not following:
+            return None
+        self.boundaries.append(Boundary(following, _last_created(page.records)))
+        del self.boundaries[1 : -REMEMBERED_BOUNDARIES or None]
+        return self.boundaries[-1]
 
 
 def next_after(page: Page, after: str | None, paged_after: set[str] | None = None) -> str | None:
