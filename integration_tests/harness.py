@@ -241,7 +241,8 @@ def run_until_killed(
             lines, states = [], 0
             for line in lines_out:
                 lines.append(line)
-                message = _parse(line)[0] if _parse(line) else {}
+                parsed = _parse(line)
+                message = parsed[0] if parsed else {}
                 if message.get("type") == "STATE":
                     states += 1
                     if states == kill_after_states or (kill_at and kill_at(message["state"])):
