@@ -9,13 +9,15 @@ union of what both runs delivered is compared with the emulator's completions.
 
 from __future__ import annotations
 
+import json
 import random
 from collections.abc import Callable
 from typing import Any
 
+import jsonschema
 import pytest
 
-from integration_tests.emulator import Fault, make_completion
+from integration_tests.emulator import Emulator, Fault, make_completion, make_messages
 from integration_tests.harness import (
     FORK_SERVER,
     STREAM,
@@ -318,3 +320,41 @@ class TestOddRecords:
         assert ids(odd) <= ids(run.records)
         assert sum("without an integer `created`" in w for w in warnings(run)) == 1
         assert stream_state(run)["created"] == str(newest)  # odd records never move it
+
+    def test_negative_zero_and_huge_created_and_an_object_tool_choice_stay_in_their_schema(
+        self, config
+    ):
+        # What Prism's generated data and lenient compatible servers send: `created` from -60
+        # to 57 (the description allows any integer) and one of 2**62, and `tool_choice` in
+        # the request's object form.
+        rng = random.Random(5)
+        expected = []
+        with Emulator() as emulator:
+            for created in [*range(-60, 58, 3), 2**62]:
+                record = make_completion(rng, created)
+                if created % 2:
+                    record["tool_choice"] = {"type": "function", "function": {"name": "lookup"}}
+                emulator.add(record, make_messages(rng, record["id"], 2))
+                expected.append(record)
+            odd = {**config, "base_url": emulator.base_url, "page_size": 7}
+            catalog = configured_catalog({STREAM: "incremental", MESSAGES: "incremental"})
+            schemas = {
+                stream["name"]: jsonschema.Draft7Validator(stream["json_schema"])
+                for stream in run_in_process("discover", odd).catalog["streams"]
+            }
+
+            first = run_in_process("read", odd, catalog=catalog)
+            again = run_in_process("read", odd, catalog=catalog, state=first.last_state)
+
+        for run in (first, again):
+            assert run.exit_code == 0, run.errors
+            for message in run.of_type("RECORD"):
+                schemas[message["record"]["stream"]].validate(message["record"]["data"])
+        assert ids(first.records_of(STREAM)) == ids(expected)
+        assert {m["completion_id"] for m in first.records_of(MESSAGES)} == ids(expected)
+        objects = [r for r in first.records_of(STREAM) if r["created"] % 2]
+        assert objects
+        assert all(
+            json.loads(r["tool_choice"]) == {"type": "function", "function": {"name": "lookup"}}
+            for r in objects
+        )

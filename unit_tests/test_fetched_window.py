@@ -5,6 +5,8 @@ from __future__ import annotations
 import random
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from source_openai_chat.streams.fetched_window import FetchedWindow
 
@@ -49,3 +51,29 @@ def test_since_forgets_completions_below_the_next_lower_bound():
 def test_a_text_this_module_did_not_write_is_refused(text):
     with pytest.raises(ValueError, match=r"."):
         FetchedWindow.decode(text)
+
+
+# Every `created` a list item can carry as a JSON integer (orjson reads wider ones as floats,
+# which are odd records): negative, zero, huge, and ties.
+CREATED = st.one_of(
+    st.integers(min_value=-(2**63), max_value=2**64 - 1),
+    st.sampled_from([-1, 0, 1, HOUR_START, 2**63 - 1, 2**64 - 1]),
+)
+
+
+@settings(max_examples=200, derandomize=True, database=None, deadline=None)
+@given(
+    entries=st.lists(st.tuples(st.text(min_size=1, max_size=8), CREATED), max_size=12),
+    lower_bound=st.one_of(st.none(), CREATED),
+)
+def test_any_created_is_written_and_read_back_and_nothing_is_forgotten_early(entries, lower_bound):
+    window = FetchedWindow.of(entries)
+
+    decoded = FetchedWindow.decode(window.encode())
+
+    assert len(decoded) == len(window)
+    assert all(decoded.contains(completion_id) for completion_id, _ in entries)
+    # A negative `created` is kept as 0: remembered at least as long, never forgotten sooner.
+    kept, kept_decoded = window.since(lower_bound), decoded.since(lower_bound)
+    assert all(kept_decoded.contains(i) for i, _ in entries if kept.contains(i))
+    assert decoded == FetchedWindow.of((i, max(c, 0)) for i, c in dict(entries).items())

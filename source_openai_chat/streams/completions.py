@@ -10,7 +10,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from dataclasses import replace
+from typing import Any
 
+import orjson
 from airbyte_cdk.sources.connector_state_manager import ConnectorStateManager
 from airbyte_cdk.sources.message import MessageRepository
 from airbyte_cdk.sources.streams.concurrent.default_stream import DefaultStream
@@ -33,10 +35,23 @@ class CompletionsPartition(ListPartition):
         feed = self.open_feed(position)
         for page in feed.pages():
             for data in page.records:
-                yield Record(data=data, stream_name=STREAM_NAME, associated_slice=self._slice)
+                yield Record(
+                    data=as_declared(data), stream_name=STREAM_NAME, associated_slice=self._slice
+                )
             if page.after != page.before:
                 self._cursor.save(self._key, replace(position, checkpoint=page.after))
         self._cursor.save(self._key, feed.finished(position))
+
+
+def as_declared(completion: dict[str, Any]) -> dict[str, Any]:
+    """The completion in the shape `discover` declares. `tool_choice` is a string column (since
+    1.0.0), but the API echoes the request's object form (`{"type": "function", "function":
+    {"name": ...}}`) as it is: written here as its JSON text, so the record stays inside its
+    schema whatever the destination does with a value of another type."""
+    tool_choice = completion.get("tool_choice")
+    if tool_choice is not None and not isinstance(tool_choice, str):
+        completion["tool_choice"] = orjson.dumps(tool_choice).decode()
+    return completion
 
 
 def build_completions_stream(

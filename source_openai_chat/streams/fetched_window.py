@@ -9,7 +9,10 @@ Full ids (~38 bytes each) would not stay small; a 64-bit hash does, and two ids 
 (which would skip a completion's messages) take ~10^-11 odds with 10,000 ids in a window. In the
 state the entries are sorted by `created` and written as a varint of the `created` step from the
 previous entry plus the 8-byte hash, in base64: ~9 bytes an entry before base64, 120 KB for
-10,000 completions inside the window.
+10,000 completions inside the window. The first step is from 0 and a varint has no sign, so a
+negative `created` (test servers and lenient compatible servers send them) is written as 0:
+such an entry is kept a little longer than it needs to be, which costs nothing, and the format
+stays the one earlier versions wrote and read.
 """
 
 from __future__ import annotations
@@ -59,7 +62,7 @@ class FetchedWindow:
     def encode(self) -> str:
         out = bytearray()
         previous = 0
-        for created, hashed in sorted((c, h) for h, c in self._entries.items()):
+        for created, hashed in sorted((max(c, 0), h) for h, c in self._entries.items()):
             _write_varint(out, created - previous)
             out += hashed.to_bytes(8, "big")
             previous = created
@@ -89,8 +92,6 @@ class FetchedWindow:
 
 
 def _write_varint(out: bytearray, value: int) -> None:
-    if value < 0:
-        raise ValueError("entries are written in ascending `created` order")
     while True:
         byte = value & 0x7F
         value >>= 7
