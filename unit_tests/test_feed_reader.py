@@ -11,6 +11,7 @@ from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 from source_openai_chat.feed.reader import (
     ChainPage,
     CursorVanished,
+    ListedOldestFirst,
     NewestFirstFeed,
     OldestFirstFeed,
     Page,
@@ -194,3 +195,47 @@ def test_oldest_first_ends_without_a_last_page_when_the_server_ignores_the_order
 
     assert delivered == []  # never claimed as the oldest end
     assert pages == []
+
+
+def test_newest_first_answered_oldest_first_says_so_before_offering_anything():
+    api = FakeList(list(range(100, 108)))
+
+    with pytest.raises(ListedOldestFirst):
+        read_all(NewestFirstFeed(api.fetch("asc")))  # `order=desc` ignored
+
+
+def test_newest_first_reads_past_the_lower_bound_until_created_has_gone_down():
+    """One record per page: the first below the bound may be a server's oldest end."""
+    api = FakeList([100, 101, 102, 103], page_size=1)
+
+    with pytest.raises(ListedOldestFirst):  # 100, then 101: oldest first
+        read_all(NewestFirstFeed(api.fetch("asc"), lower_bound=102))
+
+    delivered, pages = read_all(NewestFirstFeed(api.fetch("desc"), lower_bound=102))
+    assert delivered == ["c0", "c1"]  # 103, 102; 101 went down, so it ends the read there
+    assert pages[-1].last
+    assert pages[-1].proven
+
+
+@pytest.mark.parametrize("chain", ["desc", "asc"])
+def test_created_going_back_after_going_the_chains_way_fails_as_an_unsorted_list(chain):
+    api = FakeList([100, 101, 102, 103, 104, 105])
+    second_page = slice(3, None) if chain == "desc" else slice(None, 3)  # the chain's own
+    api.items[second_page] = api.items[second_page][::-1]  # turned around
+
+    feed = (
+        NewestFirstFeed(api.fetch(chain)) if chain == "desc" else OldestFirstFeed(api.fetch(chain))
+    )
+    with pytest.raises(AirbyteTracedException, match="in neither order") as failure:
+        read_all(feed)
+
+    assert failure.value.failure_type == FailureType.system_error
+
+
+def test_the_one_chain_of_a_server_listing_oldest_first_skips_what_is_below_the_bound():
+    api = FakeList(list(range(100, 108)))
+
+    delivered, pages = read_all(OldestFirstFeed(api.fetch("asc"), lower_bound=104, alone=True))
+
+    assert delivered == ["c3", "c2", "c1", "c0"]  # 104 up to 107
+    assert pages[-1].last

@@ -25,6 +25,28 @@ TWO_CHAINS = Checkpoint(
 )
 
 
+def test_the_proof_of_each_chain_and_a_read_gone_alone_round_trip():
+    proven = Checkpoint(
+        ChainPosition("chatcmpl-b", 150), newest_created=200, descending_proven=True
+    )
+    alone = Checkpoint(
+        ascending=ChainPosition("chatcmpl-y", 120), newest_created=200, listed_oldest_first=True
+    )
+    state = FeedState({ALL_MODELS: FeedPosition(100, proven), "o3": FeedPosition(None, alone)})
+
+    written = state.to_json()
+
+    assert written["checkpoint"]["proven"] is True
+    assert written["models"]["o3"]["checkpoint"]["listed_oldest_first"] is True
+    assert FeedState.from_json(written) == state
+    # A full refresh forgets a read that went alone below a floor, and keeps one without.
+    assert FeedState({"m": FeedPosition(100, alone)}).without_floors().positions == {}
+    assert (
+        FeedState({"m": FeedPosition(None, alone)}).without_floors().positions["m"].checkpoint
+        == alone
+    )
+
+
 def test_version_3_round_trips_with_both_chains_anchors_and_models():
     state = FeedState(
         {

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 
 import pytest
+from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_openai_chat.feed.meeting import ListPage
 from source_openai_chat.feed.reader import Page
@@ -39,11 +40,18 @@ def read(
     start: int | None = None,
     background: bool = True,
     stop_after_pages: int | None = None,
+    listing: str | None = None,
 ) -> Result:
-    """One read; `seed` None runs the chains in their threads."""
+    """One read; `seed` None runs the chains in their threads. `listing` "asc" or "desc": a
+    server that lists in that order whatever `order` says."""
     position = position or FeedPosition()
     settings = ReadSettings(api.page_size, lookback, start, background=background)
-    list_reader = list_read(api.fetch("desc"), api.fetch("asc"), position, settings, print)
+    newest_first, oldest_first = (
+        (api.fetch(listing), api.fetch(listing))
+        if listing
+        else (api.fetch("desc"), api.fetch("asc"))
+    )
+    list_reader = list_read(newest_first, oldest_first, position, settings, print)
     pages = list_reader.pages() if seed is None else interleaved(list_reader, random.Random(seed))
     delivered: list[str] = []
     checkpoint = position.checkpoint
@@ -60,7 +68,7 @@ def interleaved(list_reader: ListRead, rng: random.Random) -> Iterator[ListPage]
     if list_reader.meeting.finished:
         return
     chains = [list_reader.descending_pages()]
-    if list_reader.two_ended and not list_reader.meeting.met:
+    if list_reader.two_ended and not list_reader.meeting.met and not list_reader.meeting.alone:
         chains.append(list_reader.ascending_pages())
     while chains:
         chain = rng.choice(chains)
@@ -194,27 +202,31 @@ def test_an_anchor_below_a_raised_start_date_is_not_read_upward_from():
     assert min(c["created"] for c in api.items if c["id"] in delivered) == 1020
 
 
+@pytest.mark.parametrize(
+    "listing", [None, "asc", "desc"], ids=["by-order", "always-asc", "always-desc"]
+)
 @pytest.mark.parametrize("incremental", [False, True], ids=["full", "incremental"])
-def test_a_read_killed_after_any_page_resumes_losing_nothing(incremental):
+def test_a_read_killed_after_any_page_resumes_losing_nothing(incremental, listing):
     for seed in SEEDS[:6]:
         api = FakeList(tied(30, 8, seed))
         position = FeedPosition()
         expected = set(api.ids())
         if incremental:
-            position = read(api, seed=seed).position
+            position = read(api, seed=seed, listing=listing).position
             for i in range(25):
                 api.add({"id": f"new{i}", "created": position.created + i // 3})
             expected = {c["id"] for c in api.items if c["created"] >= position.created}
             expected.discard(position.anchor)  # delivered by the first read, and not again
         for stop in range(1, 30):
-            killed = read(api, position, seed=seed + stop, stop_after_pages=stop)
+            killed = read(api, position, seed=seed + stop, stop_after_pages=stop, listing=listing)
             if killed.finished:
                 break
-            resumed = read(api, killed.position, seed=seed)
+            resumed = read(api, killed.position, seed=seed, listing=listing)
 
             assert set(killed.delivered) | set(resumed.delivered) >= expected
-            redelivered = set(killed.delivered) & set(resumed.delivered)
-            assert len(redelivered) <= 2 * api.page_size + 8  # a page per chain (and ties)
+            if listing is None:  # a read that goes alone from the oldest end reads it again
+                redelivered = set(killed.delivered) & set(resumed.delivered)
+                assert len(redelivered) <= 2 * api.page_size + 8  # a page per chain (and ties)
             assert resumed.position.created == max(c["created"] for c in api.items)
 
 
@@ -253,16 +265,69 @@ def test_completions_added_and_deleted_at_both_ends_during_a_read_reach_this_syn
         assert set(added) <= set(first.delivered) | set(second.delivered)
 
 
-def test_a_server_that_ignores_order_is_read_newest_first_alone_losing_nothing():
+@pytest.mark.parametrize("listing", ["asc", "desc"])
+@pytest.mark.parametrize("page_size", [1, 3, 7])
+def test_a_server_that_ignores_order_loses_nothing_first_and_later_with_or_without_a_start(
+    listing, page_size
+):
+    """A compatible server that lists in one order whatever `order` says (`asc` is OpenAI's
+    documented default, so the likelier mistake) is read by one chain in its real order."""
     for seed in SEEDS:
-        api = FakeList(tied(40, 20, seed))
-        settings = ReadSettings(api.page_size, 0, None)
-        newest_first = api.fetch("desc")
-        list_reader = list_read(newest_first, newest_first, FeedPosition(), settings, print)
+        api = FakeList(tied(40, 20, seed), page_size)
+        start = 1005 if seed % 3 == 0 else None
 
-        pages = interleaved(list_reader, random.Random(seed))
+        first = read(api, seed=seed, listing=listing, start=start)
 
-        assert once_each([r["id"] for page in pages for r in page.records]) == set(api.ids())
+        wanted = {c["id"] for c in api.items if start is None or c["created"] >= start}
+        assert set(first.delivered) == wanted
+        if listing == "desc":
+            once_each(first.delivered)
+        floor = first.position.created
+        assert floor == max(c["created"] for c in api.items)
+        rng = random.Random(seed)
+        new = [{"id": f"new{i}", "created": floor + rng.randrange(0, 6)} for i in range(17)]
+        late = [{"id": f"late{i}", "created": floor - rng.randrange(0, 6)} for i in range(4)]
+        for record in new + late:
+            api.add(record)
+
+        second = read(api, first.position, seed=seed, lookback=5, listing=listing, start=start)
+
+        assert {r["id"] for r in new + late} <= set(second.delivered)
+        window = {c["id"] for c in api.items if c["created"] >= floor - 5}
+        assert set(second.delivered) <= window  # nothing below the lookback window
+        assert second.position.created == max(c["created"] for c in api.items)
+
+
+@pytest.mark.parametrize("listing", ["asc", "desc"])
+def test_a_server_that_ignores_order_is_read_in_threads_losing_nothing(listing):
+    for attempt in range(5):
+        api = FakeList(tied(41, 5, attempt))
+
+        assert set(read(api, listing=listing).delivered) == set(api.ids())
+
+
+def test_a_server_listing_oldest_first_is_read_alone_from_the_oldest_end_with_one_warning(
+    caplog,
+):
+    api = FakeList(list(range(1000, 1030)))
+
+    read(api, seed=1, listing="asc")
+
+    warned = [r.message for r in caplog.records if "ignores `order`" in r.getMessage()]
+    assert len(warned) == 1
+    assert "oldest first alone" in warned[0]
+
+
+@pytest.mark.parametrize("listing", [None, "asc", "desc"])
+def test_an_unsorted_list_fails_the_read_instead_of_delivering_part_of_it(listing):
+    """Neither order: `created` goes both ways, whichever order a chain asked for."""
+    for seed in SEEDS[:4]:
+        api = FakeList(list(range(1000, 1030)), 3)
+        rng = random.Random(seed)
+        rng.shuffle(api.items)
+
+        with pytest.raises(AirbyteTracedException, match="in neither order"):
+            read(api, seed=seed, listing=listing)
 
 
 def empty_page_claiming_more_at(request: int, fetch: Callable[[str | None], Page]):

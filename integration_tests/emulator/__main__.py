@@ -29,6 +29,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--rate-limit", type=float, default=None, help="requests/s before answering 429"
     )
+    parser.add_argument(
+        "--ignore-order",
+        choices=("asc", "desc"),
+        default=None,
+        help="list in this order whatever `order` says, as some compatible servers do",
+    )
     args = parser.parse_args(argv)
     try:
         emulator = Emulator(
@@ -39,6 +45,7 @@ def main(argv: list[str] | None = None) -> int:
             port=args.port,
             fault_rate=args.fault_rate,
             rate_limit=args.rate_limit,
+            ignore_order=args.ignore_order,
         )
     except OSError as error:
         print(

@@ -213,10 +213,13 @@ class Emulator:
         rate_limit: float | None = None,
         rate_limit_burst: float | None = None,
         shuffle_ties: bool = False,
-        ignore_order: bool = False,
+        ignore_order: str | None = None,
     ) -> None:
         self.azure = azure
-        # An OpenAI-compatible server that lists newest first whatever `order` says.
+        # An OpenAI-compatible server that lists in one order whatever `order` says: "asc"
+        # (oldest first, the documented default, so the likeliest mistake) or "desc".
+        if ignore_order not in (None, "asc", "desc"):
+            raise ValueError(f"ignore_order is 'asc', 'desc' or None, not {ignore_order!r}")
         self.ignore_order = ignore_order
         # Requests/s over which the API answers 429 with `retry-after-ms`, as OpenAI does.
         self.rate_limit = TokenBucket(rate_limit, rate_limit_burst) if rate_limit else None
@@ -416,7 +419,7 @@ class Emulator:
             return 400, error_body(message, "invalid_request_error", "invalid_value", "order")
         model = params.get("model")
         metadata = {k[9:-1]: v for k, v in query if k.startswith("metadata[") and k.endswith("]")}
-        descending = order == "desc" or self.ignore_order
+        descending = (self.ignore_order or order) == "desc"
 
         with self._lock:
             store = self.store

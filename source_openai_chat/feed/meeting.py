@@ -10,6 +10,12 @@ documented, so within the meeting second records are compared by id, never by po
 
 Claims are made under one lock and numbered: pages are delivered in that order, so a saved
 checkpoint never covers a record the other chain skipped because this one claimed it first.
+
+A chain's place stops the other chain only once the chain has shown that the server lists in
+the order it asked for (`proven`, feed/reader.py): a server that ignores `order` lists both
+chains' pages in one order, and taking one end for the other would stop a read with the
+middle unread. When the newest-first chain is answered oldest first, the read goes on as one
+chain, oldest first from the oldest end (`read_oldest_first_alone`).
 """
 
 from __future__ import annotations
@@ -103,9 +109,13 @@ class Meeting:
             self.met or _at_or_below(checkpoint.descending, self._anchor)
         )
         self._odd_ids: set[Any] = set()
-        # Whether the oldest-first chain has shown that the server lists oldest first: until
+        # Whether each chain has shown that the server lists in the order it asked for: until
         # then its place stops neither chain (see reader.ChainPage.proven).
         self._ascending_proven = checkpoint.ascending_proven
+        self._descending_proven = checkpoint.descending_proven
+        # The server lists oldest first whatever `order` says: one chain reads from the oldest
+        # end, claiming through `claim_ascending(page, alone=True)`.
+        self.alone = checkpoint.listed_oldest_first
 
     @property
     def newest_created(self) -> int | None:
@@ -114,6 +124,34 @@ class Meeting:
     @property
     def newest_id(self) -> str | None:
         return self._saved.newest_id
+
+    @property
+    def checkpoint(self) -> Checkpoint:
+        """The checkpoint as the last claim left it."""
+        with self._lock:
+            return self._saved
+
+    @property
+    def descending_proven(self) -> bool:
+        return self._descending_proven
+
+    def read_oldest_first_alone(self) -> None:
+        """The newest-first chain was answered oldest first: from here the read is one chain,
+        oldest first from the oldest end down to nothing (it reads to the end of the list),
+        and the oldest-first chain, if running, claims nothing more. What was delivered so far
+        stays delivered; the one chain may deliver some of it again."""
+        with self._lock:
+            self.alone = True
+            self.met = False
+            self._anchor = None
+            self._two_ended = True  # the one chain's place is the checkpoint's `ascending`
+            self._descending, self._ascending = _Frontier(), _Frontier()
+            self._ascending_proven = self._descending_proven = False
+            self._saved = Checkpoint(
+                listed_oldest_first=True,
+                newest_created=self._saved.newest_created,
+                newest_id=self._saved.newest_id,
+            )
 
     @property
     def finished(self) -> bool:
@@ -133,6 +171,8 @@ class Meeting:
 
     def claim_descending(self, page: ChainPage) -> ListPage:
         with self._lock:
+            # A page is only yielded if every `created` in it agrees with the proof at its end.
+            self._descending_proven = self._descending_proven or page.proven
             delivered: list[dict[str, Any]] = []
             following = Next.CONTINUE
             records = iter(page.records)
@@ -144,6 +184,7 @@ class Meeting:
                 if (
                     self._anchor
                     and not self._below_anchor
+                    and self._descending_proven
                     and _is_anchor_or_older(created, completion_id, self._anchor)
                 ):
                     self._below_anchor = self.met = True  # everything above it is delivered
@@ -176,13 +217,18 @@ class Meeting:
         return (
             self._two_ended
             and self._ascending_proven
+            and self._descending_proven
             and not self._below_anchor
             and self._ascending.created is not None
             and created < self._ascending.created
         )
 
-    def claim_ascending(self, page: ChainPage) -> ListPage:
+    def claim_ascending(self, page: ChainPage, alone: bool = False) -> ListPage:
+        """A page of the oldest-first chain, or (`alone`) of the one chain of a read that the
+        server answers oldest first whatever `order` says."""
         with self._lock:
+            if self.alone and not alone:  # the oldest-first chain after the read went alone
+                return self._page(ASCENDING, [], None, Next.STOP)
             self._ascending_proven = self._ascending_proven or page.proven
             delivered: list[dict[str, Any]] = []
             following = Next.STOP if self.met else Next.CONTINUE
@@ -197,7 +243,11 @@ class Meeting:
                 ):
                     continue  # delivered before this chain stepped back (or the anchor)
                 other = self._descending
-                if other.created is not None and created > other.created:
+                if (
+                    self._descending_proven
+                    and other.created is not None
+                    and created > other.created
+                ):
                     # The newest-first chain delivered everything above (once this chain is
                     # proven to read oldest first, the chains met; before, it just stops).
                     self.met = self._ascending_proven
@@ -208,7 +258,7 @@ class Meeting:
                 own.advance(created, completion_id)
                 delivered.append(record)
             if following is Next.CONTINUE and page.last:
-                self.met = self._ascending_proven
+                self.met = self._ascending_proven or self.alone
                 following = Next.STOP
             position = page.position
             saved = self._saved.ascending
@@ -239,6 +289,8 @@ class Meeting:
             newest_created=newest[0],
             newest_id=newest[1],
             ascending_proven=self._ascending_proven and self._two_ended,
+            descending_proven=self._descending_proven,
+            listed_oldest_first=self.alone,
         )
         self._saved = after
         self._sequence += 1

@@ -47,14 +47,74 @@ class ChainPage:
     # that is not `last`: reaching the end would tell the meeting that this chain delivered
     # everything up to the other one, and the other chain would stop short.
     last: bool
-    # Oldest first only: whether the chain has shown the server lists oldest first (a `created`
-    # above one it saw before, or above its origin's). Until then its place cannot stop the
-    # other chain: a server that ignores `order` would pass its newest page off as the oldest.
-    proven: bool = True
+    # Whether the chain has shown that the server lists in the order it asked for: a `created`
+    # below one it saw before (newest first) or above it (oldest first). Until then its place
+    # stops neither chain: a server that ignores `order` would pass one end off as the other.
+    proven: bool = False
 
 
 class CursorVanished(Exception):
     """The `after` id of a request no longer exists (deleted, or expired by retention)."""
+
+
+class ListedOldestFirst(Exception):
+    """The newest-first chain was answered oldest first (a `created` going up before any went
+    down): the server ignores `order` and lists oldest first; the read goes on as one chain in
+    that order (feed/two_ended.py)."""
+
+
+class _Direction:
+    """The `created` values one chain has read, in order: whether they have gone its way yet,
+    and whether they ever went against it. Ties and odd values tell nothing."""
+
+    def __init__(self, descending: bool, last: int | None, proven: bool) -> None:
+        self.descending = descending
+        self.last = last
+        self.proven = proven
+
+    def step(self, created: int) -> bool | None:
+        """True: `created` goes the chain's way (or ties); False: against it, before any went
+        its way; an unsorted list (against it after going its way) fails the read."""
+        last, self.last = self.last, created
+        if last is None or created == last:
+            return True
+        if (created < last) == self.descending:
+            self.proven = True
+            return True
+        if self.proven:
+            raise unsorted_list(last, created, self.descending)
+        return False
+
+
+def order_ignored_warning(listing: str) -> str:
+    """What a user is told when the server lists in `listing` order ("asc" or "desc")
+    whatever `order` says."""
+    if listing == "desc":
+        return (
+            "The server listed completions newest first when asked for the oldest first "
+            "(order=asc): it ignores `order`. The list is read newest first alone; nothing is "
+            "lost."
+        )
+    return (
+        "The server listed completions oldest first when asked for the newest first "
+        "(order=desc): it ignores `order`. The list is read oldest first alone, from the oldest "
+        "end, on every sync; nothing is lost, but each sync reads the whole list."
+    )
+
+
+def warn_order_ignored(listing: str) -> None:
+    LOGGER.warning(order_ignored_warning(listing))
+
+
+def unsorted_list(before: int, after: int, descending: bool) -> AirbyteTracedException:
+    order = "desc" if descending else "asc"
+    return _fail(
+        "The server at base_url lists completions in neither order: asked for "
+        f"order={order}, it sent `created` {after} after {before}, and earlier the other way. "
+        "Reading such a list cannot be complete, so the sync stopped instead of delivering "
+        "part of it; the server must list completions sorted by `created`.",
+        FailureType.system_error,
+    )
 
 
 @dataclass(frozen=True)
@@ -69,11 +129,14 @@ class Boundary:
 class NewestFirstFeed:
     """One newest-first chain, down to `lower_bound` (exclusive) or the end of the list.
 
-    Records older than `lower_bound` end the chain and are not offered. A record without an
-    integer `created` is offered (data first), reported to `on_odd_record`, and never moves the
-    position. When an `after` id vanishes, the chain steps back to an earlier page end (or the
-    top) and skips what it had offered (`created` above the vanished id's): at-least-once, never
-    a loop (at most `max_recoveries` times).
+    Records older than `lower_bound` are not offered; once the chain has shown `created`
+    going down (`proven`), the first of them ends it. Until then such a record may be the oldest
+    end of a server that ignores `order`: the chain reads on until `created` goes down (it
+    ends there) or up (ListedOldestFirst). A record without an integer `created` is offered
+    (data first), reported to `on_odd_record`, and never moves the position. When an `after` id
+    vanishes, the chain steps back to an earlier page end (or the top) and skips what it had
+    offered (`created` above the vanished id's): at-least-once, never a loop (at most
+    `max_recoveries` times).
     """
 
     fetch: Callable[[str | None], Page]
@@ -81,9 +144,11 @@ class NewestFirstFeed:
     resume: ChainPosition | None = None
     on_odd_record: Callable[[Any], None] = lambda record: None
     max_recoveries: int = MAX_RECOVERIES
+    proven: bool = False  # a resumed chain that had shown `created` going down
 
     def pages(self) -> Iterator[ChainPage]:
         paging = _Paging.starting(None, self.resume, self.max_recoveries)
+        direction = _Direction(True, paging.boundaries[-1].created, self.proven)
         delivered_down_to: int | None = None  # while recovering: skip records above this
         while True:
             try:
@@ -96,6 +161,7 @@ class NewestFirstFeed:
                         if delivered_down_to is None
                         else min(vanished.created, delivered_down_to)
                     )
+                direction.last = paging.boundaries[-1].created  # reading again from there
                 LOGGER.warning(
                     "Completion %s, where the list was paging from, no longer exists "
                     "(deleted or expired); reading again from %s and skipping completions "
@@ -104,7 +170,7 @@ class NewestFirstFeed:
                     paging.after or "the newest",
                 )
                 continue
-            records, reached_bound = self._select(page.records, delivered_down_to)
+            records, reached_bound = self._select(page.records, delivered_down_to, direction)
             boundary = None if reached_bound else paging.advance(page)
             position = None
             if (
@@ -113,11 +179,14 @@ class NewestFirstFeed:
                 and (delivered_down_to is None or boundary.created <= delivered_down_to)
             ):
                 position = ChainPosition(boundary.after, boundary.created)
-            yield ChainPage(records, position, last=reached_bound or not page.has_more)
+            last = reached_bound or not page.has_more
+            yield ChainPage(records, position, last=last, proven=direction.proven)
             if not boundary:
                 return
 
-    def _select(self, items: list[Any], delivered_down_to: int | None) -> tuple[list[Any], bool]:
+    def _select(
+        self, items: list[Any], delivered_down_to: int | None, direction: _Direction
+    ) -> tuple[list[Any], bool]:
         """The records to offer, and whether the page reached the lower bound."""
         selected = []
         for record in objects(items):
@@ -126,8 +195,12 @@ class NewestFirstFeed:
                 self.on_odd_record(record)
                 selected.append(record)
                 continue
+            if not direction.step(created):
+                raise ListedOldestFirst()
             if self.lower_bound is not None and created < self.lower_bound:
-                return selected, True
+                if direction.proven:
+                    return selected, True
+                continue  # perhaps the oldest end of a server that ignores `order`
             if delivered_down_to is not None and created > delivered_down_to:
                 continue
             selected.append(record)
@@ -138,12 +211,14 @@ class NewestFirstFeed:
 class OldestFirstFeed:
     """One oldest-first chain, from after `origin` (None: the oldest end) to the end of the list.
 
-    It offers every record it reads: what this chain or the other one already delivered is the
-    meeting's to drop. When an `after` id vanishes (at the oldest end, retention deleting the
-    oldest completions is the normal case) it steps back to an earlier page end or to the
-    origin, which re-reads only what the meeting drops. When the origin itself vanishes, or a
-    `created` below one it read before shows that the server lists newest first whatever
-    `order` says, the chain ends without a last page: the newest-first chain reads the rest.
+    It offers every record at or above `lower_bound`: what this chain or the other one already
+    delivered is the meeting's to drop. When an `after` id vanishes (at the oldest end,
+    retention deleting the oldest completions is the normal case) it steps back to an earlier
+    page end or to the origin, which re-reads only what the meeting drops. When the origin
+    itself vanishes, or a `created` going down before any went up shows that the server lists
+    newest first whatever `order` says, the chain ends without a last page: the newest-first
+    chain reads the rest. `alone` (the one chain of a server that lists oldest first whatever
+    `order` says): a `created` going down fails the read as an unsorted list.
     """
 
     fetch: Callable[[str | None], Page]
@@ -151,11 +226,14 @@ class OldestFirstFeed:
     resume: ChainPosition | None = None
     on_odd_record: Callable[[Any], None] = lambda record: None
     max_recoveries: int = MAX_RECOVERIES
+    lower_bound: int | None = None
+    alone: bool = False
+    on_order_ignored: Callable[[str], None] = lambda listing: warn_order_ignored(listing)
 
     def pages(self) -> Iterator[ChainPage]:
         paging = _Paging.starting(self.origin, self.resume, self.max_recoveries)
-        highest = paging.boundaries[-1].created  # the newest `created` read so far, in order
-        proven = False
+        # A chain alone has been answered oldest first by the other order already.
+        direction = _Direction(False, paging.boundaries[-1].created, self.alone)
         while True:
             try:
                 page = self.fetch(paging.after)
@@ -168,7 +246,7 @@ class OldestFirstFeed:
                         vanished.after,
                     )
                     return
-                highest = paging.boundaries[-1].created  # reading again from there
+                direction.last = paging.boundaries[-1].created  # reading again from there
                 LOGGER.warning(
                     "Completion %s, where the list was paging from (oldest first), no longer "
                     "exists (deleted or expired); reading again from %s.",
@@ -176,27 +254,24 @@ class OldestFirstFeed:
                     paging.after or "the oldest",
                 )
                 continue
-            records = objects(page.records)
-            for record in records:
+            records = []
+            for record in objects(page.records):
                 created = record.get("created")
                 if type(created) is not int:
                     self.on_odd_record(record)
-                    continue
-                if highest is not None and created < highest:
+                elif not direction.step(created):
                     # A server that ignores `order` lists newest first: taking that for the
                     # other end would stop the newest-first chain with everything between unread.
-                    LOGGER.warning(
-                        "The server listed completions newest first when asked for the oldest "
-                        "first (order=asc); the list is read newest first alone."
-                    )
+                    self.on_order_ignored("desc")
                     return
-                proven = proven or (highest is not None and created > highest)
-                highest = created
+                elif self.lower_bound is not None and created < self.lower_bound:
+                    continue
+                records.append(record)
             boundary = paging.advance(page)
             position = None
             if boundary and boundary.created is not None:
                 position = ChainPosition(boundary.after, boundary.created)
-            yield ChainPage(records, position, last=not page.has_more, proven=proven)
+            yield ChainPage(records, position, last=not page.has_more, proven=direction.proven)
             if not boundary:
                 return
 

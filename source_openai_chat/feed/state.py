@@ -15,8 +15,11 @@ when `models` is set):
   newest-first chain delivered, to continue after it; `after_created`, its `created`, to find the
   place again if that id was deleted meanwhile; `ascending`, the same for the oldest-first chain
   (`proven` once the server was seen listing oldest first: until then that chain's place stops
-  neither chain), and `origin`, the anchor it started after (null: the oldest end); `met`, once
-  the chains met (what is left is the newest-first chain's read below the anchor);
+  neither chain; the top-level `proven` says the same of the newest-first chain), and `origin`,
+  the anchor it started after (null: the oldest end); `met`, once the chains met (what is left
+  is the newest-first chain's read below the anchor); `listed_oldest_first`, once the server
+  answered a newest-first request oldest first (it ignores `order`): the read is then one chain
+  from the oldest end, whose place is `ascending`;
   `newest_created`/`newest_id`, the newest completion delivered, which become the floor and the
   anchor once the sync finishes.
 - `fetched` (the messages stream only): the completions of the lookback window whose messages
@@ -24,7 +27,7 @@ when `models` is set):
 
 Version 3 (this one):
     {"state_version": 3, "created": "1767225600", "anchor": "chatcmpl-..",
-     "checkpoint": {"after": "chatcmpl-..", "after_created": 1767139200,
+     "checkpoint": {"after": "chatcmpl-..", "after_created": 1767139200, "proven": true,
                     "ascending": {"after": "chatcmpl-..", "after_created": 1767228000,
                                   "proven": true},
                     "origin": "chatcmpl-..", "met": false,
@@ -90,9 +93,17 @@ class Checkpoint:
     newest_created: int | None = None
     newest_id: str | None = None
     ascending_proven: bool = False  # the server was seen listing oldest first (feed/reader.py)
+    descending_proven: bool = False  # ... and newest first when asked
+    # The server listed oldest first when asked for newest first: the read is one chain, oldest
+    # first from the oldest end, and `ascending` is its place.
+    listed_oldest_first: bool = False
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = self.descending.to_json() if self.descending else {}
+        if self.descending and self.descending_proven:
+            out["proven"] = True
+        if self.listed_oldest_first:
+            out["listed_oldest_first"] = True
         if self.ascending:
             out["ascending"] = self.ascending.to_json()
             if self.ascending_proven:
@@ -105,6 +116,17 @@ class Checkpoint:
         if self.newest_id is not None:
             out["newest_id"] = self.newest_id
         return out
+
+    def newest_first_only(self) -> Checkpoint | None:
+        """The newest-first chain's place alone (None without one), for a read that starts the
+        other chain elsewhere or not at all."""
+        if self.descending is None:
+            return None
+        return Checkpoint(
+            self.descending,
+            newest_created=self.newest_created,
+            descending_proven=self.descending_proven,
+        )
 
     @classmethod
     def from_json(cls, value: Any) -> Checkpoint | None:
@@ -121,6 +143,8 @@ class Checkpoint:
             newest_created=_as_seconds(value.get("newest_created")),
             newest_id=value.get("newest_id") if isinstance(value.get("newest_id"), str) else None,
             ascending_proven=isinstance(ascending, Mapping) and ascending.get("proven") is True,
+            descending_proven=value.get("proven") is True,
+            listed_oldest_first=value.get("listed_oldest_first") is True,
         )
         if checkpoint.descending is None and checkpoint.ascending is None and not checkpoint.met:
             return None
@@ -200,11 +224,7 @@ class FeedState:
         for key, position in self.positions.items():
             checkpoint = position.checkpoint
             if checkpoint and position.created is not None:
-                checkpoint = (
-                    Checkpoint(checkpoint.descending, newest_created=checkpoint.newest_created)
-                    if checkpoint.descending
-                    else None
-                )
+                checkpoint = checkpoint.newest_first_only()
             if checkpoint:
                 positions[key] = FeedPosition(checkpoint=checkpoint)
         return FeedState(positions)

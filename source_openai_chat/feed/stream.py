@@ -27,7 +27,7 @@ from airbyte_cdk.sources.types import Record, StreamSlice
 
 from source_openai_chat.api.client import ApiClient
 from source_openai_chat.feed.pages import list_page_fetcher
-from source_openai_chat.feed.reader import Page
+from source_openai_chat.feed.reader import Page, order_ignored_warning, warn_order_ignored
 from source_openai_chat.feed.state import (
     ALL_MODELS,
     ChainPosition,
@@ -67,6 +67,7 @@ def open_feed(
     position: FeedPosition,
     settings: ReadSettings,
     on_odd_record: Callable[[Any], None],
+    on_order_ignored: Callable[[str], None] = warn_order_ignored,
 ) -> ListRead:
     """The one way either stream reads the list (see `list_read`), through the list requester."""
     return list_read(
@@ -75,6 +76,7 @@ def open_feed(
         position,
         settings,
         on_odd_record,
+        on_order_ignored,
     )
 
 
@@ -84,6 +86,7 @@ def list_read(
     position: FeedPosition,
     settings: ReadSettings,
     on_odd_record: Callable[[Any], None],
+    on_order_ignored: Callable[[str], None] = warn_order_ignored,
 ) -> ListRead:
     """Newest first from the top (or the position's checkpoint) down to its lower bound and, in
     a sync, oldest first from where a known id marks the way, until the two meet.
@@ -110,6 +113,7 @@ def list_read(
         two_ended=two_ended,
         on_odd_record=on_odd_record,
         background=settings.background,
+        on_order_ignored=on_order_ignored,
     )
 
 
@@ -118,14 +122,15 @@ def _resumable(
 ) -> Checkpoint | None:
     """The part of a saved checkpoint this read can continue from: the oldest-first chain's
     place (and whether the chains met) only if this read starts that chain where it started
-    (a `start_date` or a full refresh may have changed it)."""
-    if checkpoint is None or not (checkpoint.ascending or checkpoint.met):
+    (a `start_date` or a full refresh may have changed it), or if it was the one chain of a
+    server that lists oldest first, which always starts at the oldest end."""
+    if checkpoint is None or checkpoint.listed_oldest_first:
+        return checkpoint  # one chain from the oldest end, whatever this read's anchor
+    if not (checkpoint.ascending or checkpoint.met):
         return checkpoint
     if two_ended and checkpoint.origin == (anchor.after if anchor else None):
         return checkpoint
-    if checkpoint.descending is None:
-        return None
-    return Checkpoint(checkpoint.descending, newest_created=checkpoint.newest_created)
+    return checkpoint.newest_first_only()
 
 
 class PrintedStates:
@@ -180,6 +185,7 @@ class FeedCursor(Cursor):
         self._lock = threading.Lock()
         self._emitted = False
         self._warned_odd_record = False
+        self._warned_order_ignored = False
 
     @property
     def state(self) -> MutableMapping[str, Any]:
@@ -212,6 +218,15 @@ class FeedCursor(Cursor):
             self._stream_name,
             record.get("id") if isinstance(record, dict) else None,
         )
+
+    def warn_order_ignored(self, listing: str) -> None:
+        """One warning per stream, however many partitions find it: the server lists in one
+        order (`listing`) whatever `order` says."""
+        with self._lock:
+            if self._warned_order_ignored:
+                return
+            self._warned_order_ignored = True
+        LOGGER.warning("%s: %s", self._stream_name, order_ignored_warning(listing))
 
     def observe(self, record: Record) -> None:
         """Nothing to do per record: partitions save a position per checkpoint."""
@@ -257,7 +272,12 @@ class ListPartition(Partition):
 
     def open_feed(self, position: FeedPosition) -> ListRead:
         return open_feed(
-            self._client, self._model, position, self._settings, self._cursor.warn_odd_record
+            self._client,
+            self._model,
+            position,
+            self._settings,
+            self._cursor.warn_odd_record,
+            self._cursor.warn_order_ignored,
         )
 
     def to_slice(self) -> Mapping[str, Any] | None:

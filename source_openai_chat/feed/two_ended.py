@@ -4,6 +4,11 @@ The list pages only by `after`, so one chain of requests takes pages x round tri
 CPU does. Here the newest-first chain and the oldest-first chain (from the anchor, or the
 oldest end) each run in a thread one page ahead of delivery, claim their records through the
 meeting (feed/meeting.py), and the partition receives the pages in claim order.
+
+A server that ignores `order` and lists oldest first answers the newest-first chain from the
+oldest end: that chain then goes on as the read's one chain, oldest first from the oldest end
+to the end of the list (every sync: without a newest-first order there is no other way to
+reach the lookback window), and the oldest-first chain stops.
 """
 
 from __future__ import annotations
@@ -14,7 +19,13 @@ from typing import Any
 
 from source_openai_chat.feed.meeting import ListPage, Meeting, Next
 from source_openai_chat.feed.merge import merge_in_sequence
-from source_openai_chat.feed.reader import NewestFirstFeed, OldestFirstFeed, Page
+from source_openai_chat.feed.reader import (
+    ListedOldestFirst,
+    NewestFirstFeed,
+    OldestFirstFeed,
+    Page,
+    warn_order_ignored,
+)
 from source_openai_chat.feed.state import ChainPosition, Checkpoint, FeedPosition
 from source_openai_chat.streams.fetched_window import FetchedWindow
 
@@ -36,6 +47,8 @@ class ListRead:
     two_ended: bool
     on_odd_record: Callable[[Any], None]
     background: bool = True
+    # Told "asc" or "desc" when the server lists in that order whatever `order` says.
+    on_order_ignored: Callable[[str], None] = warn_order_ignored
 
     def __post_init__(self) -> None:
         self.meeting = Meeting(self.checkpoint, self.anchor, self.two_ended)
@@ -53,21 +66,54 @@ class ListRead:
         if not self.background:
             return self.descending_pages()
         chains = [self.descending_pages()]
-        if self.two_ended and not self.meeting.met:
+        if self.two_ended and not self.meeting.met and not self.meeting.alone:
             chains.append(self.ascending_pages())
         return merge_in_sequence(chains, lambda page: page.sequence)
 
     def descending_pages(self) -> Iterator[ListPage]:
-        """The newest-first chain's claimed pages (`pages()` runs each chain in a thread)."""
-        resume = self.checkpoint.descending if self.checkpoint else None
-        following = yield from self._descend(resume)
-        if following is Next.JUMP:
-            yield from self._descend(self.anchor)
+        """The newest-first chain's claimed pages (`pages()` runs each chain in a thread), or
+        those of the one oldest-first chain that replaces it on a server listing oldest first."""
+        if not self.meeting.alone:
+            resume = self.checkpoint.descending if self.checkpoint else None
+            try:
+                following = yield from self._descend(resume)
+                if following is Next.JUMP:
+                    yield from self._descend(self.anchor)
+                return
+            except ListedOldestFirst:
+                self.on_order_ignored("asc")
+                self.meeting.read_oldest_first_alone()
+        yield from self._oldest_first_alone()
+
+    def _oldest_first_alone(self) -> Iterator[ListPage]:
+        """The one chain of a server that lists oldest first whatever `order` says: from the
+        oldest end (or its saved place) to the end of the list, above the lower bound."""
+        saved = self.meeting.checkpoint
+        feed = OldestFirstFeed(
+            self.oldest_first,
+            resume=saved.ascending if saved else None,
+            on_odd_record=self.on_odd_record,
+            lower_bound=self.lower_bound,
+            alone=True,
+        )
+        pages = feed.pages()
+        try:
+            for page in pages:
+                claimed = self.meeting.claim_ascending(page, alone=True)
+                yield claimed
+                if claimed.next is Next.STOP:
+                    return
+        finally:
+            pages.close()
 
     def _descend(self, resume: ChainPosition | None) -> Iterator[ListPage]:
         """Newest first after `resume` until the meeting says to stop or to jump."""
         feed = NewestFirstFeed(
-            self.newest_first, self.lower_bound, resume, on_odd_record=self.on_odd_record
+            self.newest_first,
+            self.lower_bound,
+            resume,
+            on_odd_record=self.on_odd_record,
+            proven=self.meeting.descending_proven,
         )
         pages = feed.pages()
         try:
@@ -91,10 +137,11 @@ class ListRead:
             self.anchor,
             resume,
             on_odd_record=self.on_odd_record,
+            on_order_ignored=self.on_order_ignored,
         )
         pages = feed.pages()
         try:
-            while not self.meeting.met:
+            while not self.meeting.met and not self.meeting.alone:
                 page = next(pages, None)
                 if page is None:
                     return
