@@ -182,13 +182,87 @@ def test_a_version_2_checkpoint_resumes_newest_first_and_the_next_sync_leaves_an
     assert_finished(stream_state(after), emulator.completions(), newest)
 
 
-def test_a_server_that_ignores_order_is_read_newest_first_alone_losing_nothing():
-    with Emulator(generate(300), api_keys=[TEST_API_KEY], ignore_order=True) as server:
-        run = run_in_process("read", paged(server), catalog=FULL_REFRESH)
+MESSAGES = "chat_completion_messages"
+BOTH_STREAMS = configured_catalog({STREAM: "incremental", MESSAGES: "incremental"})
 
-    assert run.exit_code == 0
-    assert delivered_once(run) == {record["id"] for record in server.completions()}
-    assert any("when asked for the oldest first" in line for line in run.logs)
+
+@FORK_SERVER
+@pytest.mark.parametrize(
+    ("listing", "models"),
+    [("asc", None), ("asc", ["gpt-4o-2024-08-06", "o3-mini-2025-01-31"]), ("desc", None)],
+    ids=["always-asc", "always-asc-per-model", "always-desc"],
+)
+def test_a_server_that_ignores_order_loses_nothing_killed_again_and_again(listing, models):
+    """A compatible server that lists in one order whatever `order` says, with ties: each
+    stream's sync killed after every fourth checkpoint (per partition) and resumed until one
+    finishes, with completions added and deleted between runs, delivers every completion that
+    existed throughout (with its messages); the next sync of both delivers what was added."""
+    dataset = generate(80)
+    rng = random.Random(21)
+    for record in dataset.completions:
+        record["created"] = 1_767_225_600 + rng.randrange(40)  # ties on every page
+    model = (models or [None])[0]
+    with Emulator(dataset, api_keys=[TEST_API_KEY], ignore_order=listing) as server:
+        config = paged(server, page_size=7, lookback_window_minutes=0, models=models)
+        throughout = {r["id"] for r in server.completions() if not models or r["model"] in models}
+        delivered: dict[str, set[str]] = {STREAM: set(), MESSAGES: set()}
+        states: list[dict[str, Any]] = []
+        added: list[str] = []
+        for stream in (STREAM, MESSAGES):
+            catalog = configured_catalog({stream: "incremental"})
+            runs = 0
+            while runs < 30:
+                runs += 1
+                # Every partition re-reads its whole list on every sync (a server listing oldest
+                # first has no other way to the lookback window): leave each room for progress.
+                kill_after = 4 * len(models or [None])
+                run = run_until_killed(
+                    config, catalog=catalog, kill_after_states=kill_after, state=states
+                )
+                ids = "completion_id" if stream == MESSAGES else "id"
+                delivered[stream] |= {r[ids] for r in run.records_of(stream)}
+                states = [s for s in states if s["stream"]["stream_descriptor"]["name"] != stream]
+                states += run.last_state or []
+                if run.exit_code == 0:
+                    break
+                newest = max(r["created"] for r in server.completions())
+                record = make_completion(rng, newest + 1, model=model)
+                server.add(record)
+                added.append(record["id"])
+                gone = sorted(throughout)[0]  # deleted by a person or by retention
+                server.delete(gone)
+                throughout.discard(gone)
+            assert runs > 1, f"{stream}: never killed, so nothing was resumed"
+            assert run.exit_code == 0, f"{stream}: 30 killed syncs did not finish the read"
+        newer = [make_completion(rng, 1_767_225_700, model=model) for _ in range(9)]
+        for record in newer:
+            server.add(record, [{"id": f"{record['id']}-0", "role": "user", "content": "hi"}])
+        after = run_in_process("read", config, catalog=BOTH_STREAMS, state=states)
+
+    assert throughout <= delivered[STREAM]
+    assert {c for c in throughout if dataset.messages.get(c)} <= delivered[MESSAGES]
+    assert after.exit_code == 0, after.errors
+    assert {r["id"] for r in newer} <= {r["id"] for r in after.records_of(STREAM)}
+    assert set(added) <= delivered[STREAM] | {r["id"] for r in after.records_of(STREAM)}
+    assert {r["id"] for r in newer} <= {m["completion_id"] for m in after.records_of(MESSAGES)}
+    warned = [line for line in after.logs if "it ignores `order`" in line]
+    assert len(warned) == 2  # once per stream
+    assert f"read {'oldest' if listing == 'asc' else 'newest'} first alone" in warned[0]
+
+
+def test_an_unsorted_list_fails_the_sync_clearly_instead_of_delivering_part_of_it(emulator):
+    """A server that lists in neither order: here one completion listed among the oldest
+    though created after all others."""
+    oldest, newest = emulator.completions()[0], emulator.completions()[-1]
+    emulator.add(
+        make_completion(random.Random(4), newest["created"] + 60), listed_at=oldest["created"]
+    )
+
+    run = run_in_process("read", paged(emulator), catalog=FULL_REFRESH)
+
+    assert run.exit_code == 1
+    assert run.errors[0]["failure_type"] == "system_error"
+    assert "in neither order" in run.errors[0]["message"]
 
 
 def checkpoint_of(state: dict[str, Any]) -> dict[str, Any]:

@@ -96,7 +96,9 @@ class Meeting:
         checkpoint = checkpoint or Checkpoint(origin=anchor.after if anchor else None)
         self._lock = threading.Lock()
         self._two_ended = two_ended
-        self._anchor = anchor if two_ended else None
+        # A read gone alone (see `read_oldest_first_alone`) reads from the oldest end, never
+        # from an anchor.
+        self._anchor = anchor if two_ended and not checkpoint.listed_oldest_first else None
         self._saved = checkpoint
         self._sequence = 0
         self.met = checkpoint.met and two_ended
