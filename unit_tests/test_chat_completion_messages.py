@@ -182,7 +182,11 @@ class TestExtremeStartDates:
     def test_given_the_last_possible_start_date_when_read_then_nothing_and_no_error(
         self, http_mocker
     ):
+        # Below the start, but one record shows no order yet: the next page's older one does.
         http_mocker.get(list_request(), page([completion("c1", NEWEST)], has_more=True))
+        http_mocker.get(
+            list_request(after="c1"), page([completion("c0", NEWEST - 1)], has_more=True)
+        )
 
         output = _read(ConfigBuilder().with_(start_date="9999-12-31T23:59:59Z").build())
 

@@ -170,6 +170,7 @@ class NewestFirstFeed:
                     paging.after or "the newest",
                 )
                 continue
+            refuse_repeat(page, paging.after, paging.paged_after)
             records, reached_bound = self._select(page.records, delivered_down_to, direction)
             boundary = None if reached_bound else paging.advance(page)
             position = None
@@ -254,6 +255,7 @@ class OldestFirstFeed:
                     paging.after or "the oldest",
                 )
                 continue
+            refuse_repeat(page, paging.after, paging.paged_after)
             records = []
             for record in objects(page.records):
                 created = record.get("created")
@@ -352,23 +354,33 @@ def next_after(page: Page, after: str | None, paged_after: set[str] | None = Non
             after,
         )
         return None
-    last = page.records[-1]
+    token = refuse_repeat(page, after, paged_after)
+    if paged_after is not None:
+        paged_after.add(str(token))
+    return str(token)
+
+
+def refuse_repeat(page: Page, after: str | None, paged_after: set[str] | None = None) -> Any:
+    """The page's last id; fails the read if paging after it would repeat a page. Checked
+    before a page's records are looked at: a page served twice would otherwise read as
+    `created` going back up, an unsorted list, which is not what went wrong."""
+    last = page.records[-1] if page.records else None
     token = page.last_id or (last.get("id") if isinstance(last, dict) else None)
+    if not page.has_more or not page.records:
+        return token
     if not token or token == after:
         raise _fail(
             f"The API returned the same page again (after={after!r}): paging cannot advance, "
             "so the sync stopped instead of looping.",
             FailureType.transient_error,
         )
-    if paged_after is not None:
-        if token in paged_after:
-            raise _fail(
-                f"The API led the list back to a page this sync had already read (after="
-                f"{token!r}): paging would never end, so the sync stopped instead of looping.",
-                FailureType.transient_error,
-            )
-        paged_after.add(str(token))
-    return str(token)
+    if paged_after is not None and token in paged_after:
+        raise _fail(
+            f"The API led the list back to a page this sync had already read (after="
+            f"{token!r}): paging would never end, so the sync stopped instead of looping.",
+            FailureType.transient_error,
+        )
+    return token
 
 
 def _last_created(records: list[Any]) -> int | None:
