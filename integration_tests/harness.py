@@ -22,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -253,6 +254,54 @@ def run_until_killed(
     assert process.exitcode is not None, f"the killed `read` was still running after {timeout} s"
     stdout_text = "".join(lines)
     return ConnectorRun(process.exitcode, stdout_text, "", _parse(stdout_text))
+
+
+@dataclass
+class SignalledRun(ConnectorRun):
+    """A run stopped by a signal, and how long it took to end once sent."""
+
+    seconds_to_exit: float = 0.0
+
+
+def run_until_signalled(
+    config: dict[str, Any],
+    signum: int,
+    *,
+    catalog: dict[str, Any],
+    send_at: Callable[[dict[str, Any]], bool],
+    state: list[dict[str, Any]] | None = None,
+    timeout: float = 60,
+) -> SignalledRun:
+    """`read` by the installed CLI in a subprocess, sent `signum` as soon as it has printed a
+    message that `send_at` accepts (a person pressing Ctrl-C, or the platform cancelling a
+    sync), then read to its end. The run fails the test if it has not ended `timeout` seconds
+    after the signal: a read that cannot be stopped hangs otherwise."""
+    with tempfile.TemporaryDirectory() as tmp:
+        args = [cli_path(), "read", *_input_files(tmp, config, catalog, state)]
+        process = subprocess.Popen(
+            args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV
+        )
+        assert process.stdout is not None
+        lines = []
+        for line in process.stdout:
+            lines.append(line)
+            parsed = _parse(line)
+            if parsed and send_at(parsed[0]):
+                break
+        sent = time.monotonic()
+        process.send_signal(signum)
+        watchdog = threading.Timer(timeout, process.kill)  # a read that would not stop
+        watchdog.start()
+        # Through the same reader: `communicate` would skip what it has read ahead.
+        rest = process.stdout.read()
+        seconds = time.monotonic() - sent
+        watchdog.cancel()
+        stderr = process.stderr.read() if process.stderr else ""
+        process.wait()
+        if process.returncode == -9:
+            pytest.fail(f"`read` was still running {timeout} s after signal {signum}")
+    stdout = "".join(lines) + rest
+    return SignalledRun(process.returncode, stdout, stderr, _parse(stdout), seconds)
 
 
 def _input_files(tmp: str, *contents: Any) -> list[str]:

@@ -16,6 +16,7 @@ from airbyte_cdk.entrypoint import PRINT_BUFFER, AirbyteEntrypoint
 from airbyte_cdk.models import AirbyteMessage, ConnectorSpecification, Type
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
+from source_openai_chat.interrupt import exit_on_signals
 from source_openai_chat.source import SourceOpenaiChat, validate_config
 
 STATE_LINE = '{"type":"STATE"'
@@ -78,9 +79,12 @@ def message_line(message: AirbyteMessage) -> str:
 
 
 def run(args: list[str] | None = None) -> None:
-    """The console script: print each protocol line as `launch` does."""
+    """The console script: print each protocol line as `launch` does. SIGINT and SIGTERM end
+    it at once with 130 / 143 (see interrupt.py)."""
+    args = sys.argv[1:] if args is None else args
+    exit_on_signals(reading=args[:1] == ["read"])
     with PRINT_BUFFER:
-        for line in protocol_lines(sys.argv[1:] if args is None else args):
+        for line in protocol_lines(args):
             # One write per message, so threads cannot interleave a message and its newline.
             print(f"{line}\n", end="")
             if line.startswith(STATE_LINE):
