@@ -70,11 +70,14 @@ RANDOM_FAULTS = (
 
 
 class TokenBucket:
-    """A request rate limit as a token bucket: `rate` tokens a second, up to `burst` saved."""
+    """A request rate limit as a token bucket: `rate` tokens a second, up to `burst_s` seconds
+    of them saved. OpenAI states limits per minute and enforces them over shorter windows
+    ("60,000 requests/minute may be enforced as 1,000 requests/second"): a burst well under a
+    second of the rate is what a real account meets."""
 
-    def __init__(self, rate: float, burst: float | None = None) -> None:
+    def __init__(self, rate: float, burst_s: float = 1.0) -> None:
         self.rate = rate
-        self.capacity = max(1.0, burst if burst is not None else rate)
+        self.capacity = max(1.0, rate * burst_s)
         self._tokens = self.capacity
         self._updated = time.monotonic()
         self._lock = threading.Lock()
@@ -82,13 +85,41 @@ class TokenBucket:
     def take(self) -> float | None:
         """None when a token was taken; else the seconds until the next one."""
         with self._lock:
-            now = time.monotonic()
-            self._tokens = min(self.capacity, self._tokens + (now - self._updated) * self.rate)
-            self._updated = now
+            self._refill()
             if self._tokens >= 1.0:
                 self._tokens -= 1.0
                 return None
             return (1.0 - self._tokens) / self.rate
+
+    def headers(self) -> dict[str, str]:
+        """OpenAI's `x-ratelimit-*-requests` headers for the bucket as it stands: the limit per
+        minute, the requests left, and how long until it is full again (a Go duration)."""
+        with self._lock:
+            self._refill()
+            return {
+                "x-ratelimit-limit-requests": str(round(self.rate * 60)),
+                "x-ratelimit-remaining-requests": str(int(self._tokens)),
+                "x-ratelimit-reset-requests": go_duration(
+                    (self.capacity - self._tokens) / self.rate
+                ),
+            }
+
+    def _refill(self) -> None:
+        now = time.monotonic()
+        self._tokens = min(self.capacity, self._tokens + (now - self._updated) * self.rate)
+        self._updated = now
+
+
+def go_duration(seconds: float) -> str:
+    """A duration as OpenAI writes it (Go's format): `20ms`, `1.5s`, `6m0s`, `1h2m3s`."""
+    if seconds < 1:
+        return f"{max(seconds, 0) * 1000:.0f}ms"
+    minutes, rest = divmod(seconds, 60)
+    hours, minutes = divmod(int(minutes), 60)
+    text = f"{rest:.3f}".rstrip("0").rstrip(".") + "s"
+    if hours:
+        return f"{hours}h{minutes}m{text}"
+    return f"{minutes}m{text}" if minutes else text
 
 
 @dataclass
@@ -211,7 +242,8 @@ class Emulator:
         fault_rate: float = 0.0,
         fault_seed: int = 1,
         rate_limit: float | None = None,
-        rate_limit_burst: float | None = None,
+        rate_limit_burst_s: float = 1.0,
+        rate_limit_headers: bool = False,
         shuffle_ties: bool = False,
         ignore_order: str | None = None,
     ) -> None:
@@ -222,7 +254,9 @@ class Emulator:
             raise ValueError(f"ignore_order is 'asc', 'desc' or None, not {ignore_order!r}")
         self.ignore_order = ignore_order
         # Requests/s over which the API answers 429 with `retry-after-ms`, as OpenAI does.
-        self.rate_limit = TokenBucket(rate_limit, rate_limit_burst) if rate_limit else None
+        self.rate_limit = TokenBucket(rate_limit, rate_limit_burst_s) if rate_limit else None
+        # OpenAI's x-ratelimit-*-requests headers on every answer, not only on a 429.
+        self.rate_limit_headers = rate_limit_headers
         self.rate_limited = 0  # requests answered 429 by the rate limit
         self.fault_rate = fault_rate  # share of API requests answered with a random fault
         self._fault_rng = random.Random(fault_seed)
@@ -617,12 +651,9 @@ def _handler_for(emulator: Emulator) -> type[BaseHTTPRequestHandler]:
                 f"min (RPM): Limit {limit}, Used {limit}, Requested 1. Please try again in "
                 f"{wait * 1000:.0f}ms."
             )
-            headers = {
+            headers = {  # and the x-ratelimit-* headers with `rate_limit_headers` (_send)
                 "retry-after-ms": str(max(1, round(wait * 1000))),
                 "retry-after": str(max(1, round(wait))),
-                "x-ratelimit-limit-requests": str(limit),
-                "x-ratelimit-remaining-requests": "0",
-                "x-ratelimit-reset-requests": f"{wait * 1000:.0f}ms",
             }
             body = error_body(message, "requests", "rate_limit_exceeded")
             self._send(429, body, headers)
@@ -663,6 +694,8 @@ def _handler_for(emulator: Emulator) -> type[BaseHTTPRequestHandler]:
         def _send(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
             self.send_response(status)
             headers = headers or {}
+            if emulator.rate_limit and emulator.rate_limit_headers:
+                headers = {**emulator.rate_limit.headers(), **headers}
             if "Content-Type" not in headers:
                 self.send_header("Content-Type", "application/json")
             self.send_header(
