@@ -17,10 +17,9 @@ bench/results/rate_limits.md.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import itertools
 import sys
-import threading
-import time
 from dataclasses import dataclass
 from datetime import date
 
@@ -65,21 +64,6 @@ def reachable(rate: float, workers: int) -> bool:
     return workers * 0.8 / LATENCY_S >= rate
 
 
-def spend_half(emulator: Emulator, stop: threading.Event) -> None:
-    """Another client of the same limit, asking for half of it all along."""
-    bucket = emulator.rate_limit
-    assert bucket is not None
-    interval = 2.0 / bucket.rate
-    next_at = time.monotonic()
-    while not stop.is_set():
-        wait = bucket.take()
-        if wait is None:
-            next_at += interval
-            stop.wait(max(0.0, next_at - time.monotonic()))
-        else:
-            stop.wait(wait)
-
-
 def measure(cell: Cell) -> Measured:
     admitted = cell.rate / 2 if cell.shared else cell.rate
     completions = int(max(SECONDS * admitted, 150))
@@ -90,10 +74,7 @@ def measure(cell: Cell) -> Measured:
         rate_limit_burst_s=cell.burst,
         rate_limit_headers=cell.headers,
     )
-    stop = threading.Event()
-    with emulator:
-        if cell.shared:
-            threading.Thread(target=spend_half, args=(emulator, stop), daemon=True).start()
+    with emulator, emulator.other_client(0.5) if cell.shared else contextlib.nullcontext():
         run = run_connector(
             "read",
             {
@@ -104,7 +85,6 @@ def measure(cell: Cell) -> Measured:
             },
             catalog=configured_catalog({MESSAGES: "full_refresh"}),
         )
-        stop.set()
         arrivals = [r.arrived for r in emulator.requests]
         expected = {(c, m["id"]) for c, ms in emulator.store.messages.items() for m in ms}
     delivered = {(r["completion_id"], r["id"]) for r in run.records_of(MESSAGES)}

@@ -168,6 +168,26 @@ class TestRateLimits:
             assert emulator.rate_limited > 0
             assert any("rate limiting" in line for line in run.logs)
 
+    @pytest.mark.parametrize("headers", [False, True], ids=["no-headers", "openai-headers"])
+    def test_a_second_client_spending_half_the_limit_slows_the_sync_without_failing_it(
+        self, config, headers
+    ):
+        """Another sync or production traffic on the same key: a small-burst limit (0.2 s of
+        the rate), with and without OpenAI's x-ratelimit headers on every answer."""
+        emulator = Emulator(
+            generate(120, seed=5),
+            rate_limit=80,
+            rate_limit_burst_s=0.2,
+            rate_limit_headers=headers,
+        )
+        with emulator, emulator.other_client(0.5):
+            settings = {**config, "base_url": emulator.base_url, "num_workers": 16}
+
+            run = run_in_process("read", settings, catalog=FULL_REFRESH)
+
+        assert run.exit_code == 0, run.errors
+        assert delivered(run) == expected(emulator)
+
     def test_an_exhausted_quota_fails_at_once_as_a_config_error(self, emulator, config):
         emulator.inject(Fault("quota", path="/v1/chat/completions/", skip=2, times=-1))
 

@@ -1,13 +1,21 @@
-"""The shared limiter, on a fake clock: pacing, cuts, growth, stalls, logs, stop."""
+"""The shared limiter, on a fake clock: its start, cuts, growth, pacing from OpenAI's headers,
+convergence on token buckets of any shape, stalls, logs, stop."""
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 import pytest
 
+from source_openai_chat.api.rate_limit_headers import (
+    RateLimitHeaders,
+    parse_duration,
+    parse_rate_limit_headers,
+)
 from source_openai_chat.api.rate_limiter import (
     DECREASE,
+    START_RATE,
     RateLimitStalled,
     SharedRateLimiter,
     Stopped,
@@ -22,50 +30,152 @@ def limiter(clock: FakeClock, **kwargs) -> SharedRateLimiter:
 
 def answered(limiter_: SharedRateLimiter, clock: FakeClock, count: int, every: float) -> None:
     for _ in range(count):
-        sent = limiter_.acquire()
+        slot = limiter_.acquire()
         clock.sleep(every)
-        limiter_.succeeded(sent)
+        limiter_.succeeded(slot)
 
 
-def test_unpaced_until_the_first_429():
+@dataclass
+class Bucket:
+    """A server's token bucket on the fake clock, as the emulator keeps one."""
+
+    clock: FakeClock
+    rate: float
+    burst_s: float
+    taken_by_others: float = 0.0  # requests/s another client spends
+
+    def __post_init__(self) -> None:
+        self.capacity = max(1.0, self.rate * self.burst_s)
+        self.tokens, self.updated = self.capacity, self.clock()
+
+    def take(self) -> float | None:
+        """None when the request is admitted, else the seconds until the next token."""
+        self._refill()
+        if self.tokens >= 1.0:
+            self.tokens -= 1.0
+            return None
+        return (1.0 - self.tokens) / (self.rate - self.taken_by_others)
+
+    def headers(self) -> RateLimitHeaders:
+        self._refill()
+        reset = (self.capacity - self.tokens) / self.rate
+        return RateLimitHeaders(round(self.rate * 60), int(max(self.tokens, 0)), reset)
+
+    def _refill(self) -> None:
+        now = self.clock()
+        income = (self.rate - self.taken_by_others) * (now - self.updated)
+        self.tokens = min(self.capacity, self.tokens + income)
+        self.updated = now
+
+
+def sync(bucket: Bucket, requests: int, headers: bool = False) -> tuple[float, float]:
+    """`requests` successful requests through the limiter, one at a time, 1 ms each: (wall /
+    (successes / admitted rate), share answered 429)."""
+    clock = bucket.clock
+    pool = limiter(clock)
+    started, successes, refused = clock(), 0, 0
+    while successes < requests:
+        slot = pool.acquire()
+        wait = bucket.take()
+        seen = bucket.headers() if headers else None
+        clock.sleep(0.001)
+        if wait is None:
+            successes += 1
+            pool.succeeded(slot, seen)
+        else:
+            refused += 1
+            pool.rate_limited(slot, wait, seen)
+    admitted = bucket.rate - bucket.taken_by_others
+    return (clock() - started) / (successes / admitted), refused / (successes + refused)
+
+
+# -- the headers ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [
+        ("20ms", 0.02),
+        ("1s", 1.0),
+        ("1.5s", 1.5),
+        ("6m0s", 360.0),
+        ("1h2m3s", 3723.0),
+        ("0s", 0.0),
+        ("500us", 0.0005),
+        ("2.5", 2.5),  # a bare number: seconds
+    ],
+)
+def test_a_reset_is_read_in_every_duration_form(text, seconds):
+    assert parse_duration(text) == pytest.approx(seconds)
+
+
+@pytest.mark.parametrize("text", ["", "soon", "1x", "-1", "1m-2s", "s"])
+def test_a_malformed_duration_is_not_read(text):
+    assert parse_duration(text) is None
+
+
+def test_the_three_headers_are_read_together():
+    headers = {
+        "X-RateLimit-Limit-Requests": "2400",
+        "x-ratelimit-remaining-requests": "17",
+        "x-ratelimit-reset-requests": "250ms",
+    }
+
+    assert parse_rate_limit_headers(headers) == RateLimitHeaders(2400, 17, 0.25)
+    assert parse_rate_limit_headers(headers).rate == 40.0
+
+
+@pytest.mark.parametrize(
+    "broken",
+    [
+        {"x-ratelimit-limit-requests": None},
+        {"x-ratelimit-remaining-requests": None},
+        {"x-ratelimit-reset-requests": None},
+        {"x-ratelimit-limit-requests": "many"},
+        {"x-ratelimit-limit-requests": "0"},
+        {"x-ratelimit-remaining-requests": "-3"},
+        {"x-ratelimit-remaining-requests": "9999"},  # above the limit
+        {"x-ratelimit-reset-requests": "later"},
+    ],
+)
+def test_missing_or_malformed_headers_are_ignored(broken):
+    headers = {
+        "x-ratelimit-limit-requests": "2400",
+        "x-ratelimit-remaining-requests": "17",
+        "x-ratelimit-reset-requests": "250ms",
+        **broken,
+    }
+
+    assert parse_rate_limit_headers({k: v for k, v in headers.items() if v is not None}) is None
+
+
+# -- the pace ------------------------------------------------------------------------------
+
+
+def test_the_first_requests_are_spread_out_then_the_pace_grows_with_every_answer():
     clock = FakeClock(1000.0)
     pool = limiter(clock)
 
-    starts = [pool.acquire() for _ in range(5)]
+    first, second = pool.acquire(), pool.acquire()
+    assert second.at - first.at == pytest.approx(1 / START_RATE)
 
-    assert starts == [1000.0] * 5
-    assert pool.rate is None
+    answered(pool, clock, 40, every=0.001)  # no limit: answers come as fast as requests go
+    assert pool.rate > 10 * START_RATE
 
 
 def test_a_429_pauses_everyone_for_retry_after_and_paces_below_what_got_through():
     clock = FakeClock(1000.0)
     pool = limiter(clock)
     answered(pool, clock, 40, every=0.05)  # 40 answers in 2 s: 20/s got through
-    sent = pool.acquire()
+    slot = pool.acquire()
 
-    pool.rate_limited(sent, retry_after=3.0)
+    pool.rate_limited(slot, retry_after=3.0)
 
     assert pool.rate == pytest.approx(DECREASE * 20, rel=0.01)
     first = pool.acquire()
     second = pool.acquire()
-    assert first == pytest.approx(sent + 3.0, abs=0.01)
-    assert second - first == pytest.approx(1 / pool.rate)
-
-
-def test_a_429_among_the_first_requests_pauses_but_sets_no_pace():
-    """One answer in a second says nothing of the limit: pacing at it would crawl for long."""
-    clock = FakeClock(1000.0)
-    pool = limiter(clock)
-    answered(pool, clock, 1, every=1.0)
-    sent = pool.acquire()
-
-    pool.rate_limited(sent, retry_after=1.0)
-
-    assert pool.rate is None
-    assert pool.acquire() == pytest.approx(sent + 1.0, abs=0.01)
-    answered(pool, clock, 10, every=0.05)  # answers after the first 429 measure the rate ...
-    pool.rate_limited(pool.acquire(), retry_after=0.0)
-    assert pool.rate == pytest.approx(DECREASE * 20, rel=0.01)  # ... for the next cut
+    assert first.at == pytest.approx(slot.at + 3.0, abs=0.01)
+    assert second.at - first.at == pytest.approx(1 / pool.rate)
 
 
 def test_429s_to_requests_sent_before_a_cut_do_not_cut_again():
@@ -76,8 +186,8 @@ def test_429s_to_requests_sent_before_a_cut_do_not_cut_again():
     pool.rate_limited(in_flight[0], retry_after=0.0)
     after_first_cut = pool.rate
 
-    for sent in in_flight[1:]:
-        pool.rate_limited(sent, retry_after=0.0)
+    for slot in in_flight[1:]:
+        pool.rate_limited(slot, retry_after=0.0)
 
     assert pool.rate == after_first_cut
 
@@ -89,7 +199,7 @@ def test_the_pace_grows_back_while_answers_come():
     pool.rate_limited(pool.acquire(), retry_after=0.0)
     cut = pool.rate
 
-    answered(pool, clock, 100, every=0.1)  # 10 s without a 429
+    answered(pool, clock, 200, every=0.1)  # 20 s and 200 answers without a 429
 
     assert pool.rate > 2 * cut
 
@@ -98,11 +208,44 @@ def test_max_requests_per_second_paces_from_the_start_and_caps_growth():
     clock = FakeClock(1000.0)
     pool = limiter(clock, max_rate=4.0)
 
-    starts = [pool.acquire() for _ in range(3)]
+    starts = [pool.acquire().at for _ in range(3)]
     answered(pool, clock, 50, every=0.25)
 
     assert [s - starts[0] for s in starts] == [0.0, 0.25, 0.5]
     assert pool.rate == 4.0
+
+
+# -- convergence ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("rate", [10, 40, 200, 500])
+@pytest.mark.parametrize("burst_s", [0.05, 0.2, 1.0])
+def test_without_headers_the_pace_converges_on_any_bucket(rate, burst_s):
+    ratio, refused = sync(Bucket(FakeClock(), rate, burst_s), requests=40 * rate)
+
+    assert ratio <= 1.15
+    assert refused <= 0.05
+
+
+@pytest.mark.parametrize("rate", [10, 40, 200, 500])
+@pytest.mark.parametrize("burst_s", [0.05, 0.2, 1.0])
+def test_with_headers_the_pace_is_the_admitted_rate(rate, burst_s):
+    ratio, refused = sync(Bucket(FakeClock(), rate, burst_s), requests=20 * rate, headers=True)
+
+    assert ratio <= 1.05
+    assert refused <= 0.01
+
+
+@pytest.mark.parametrize("headers", [False, True])
+def test_a_second_client_spending_half_the_limit_slows_the_sync_without_failing_it(headers):
+    bucket = Bucket(FakeClock(), rate=40, burst_s=0.2, taken_by_others=20)
+
+    ratio, _ = sync(bucket, requests=800, headers=headers)
+
+    assert ratio <= 1.2  # of the half left to it
+
+
+# -- waits ---------------------------------------------------------------------------------
 
 
 def test_no_success_for_longer_than_the_stall_limit_fails():

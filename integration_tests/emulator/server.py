@@ -17,6 +17,7 @@ arrivals, deletions); the quick start and the benchmarks run it as a process
 from __future__ import annotations
 
 import bisect
+import contextlib
 import email.utils
 import hashlib
 import json
@@ -332,6 +333,33 @@ class Emulator:
         usage = record.get("usage") or {}
         usage = {**usage, "prompt_tokens_details": None, "completion_tokens_details": None}
         return {**record, "object": None, "choices": choices, "usage": usage}
+
+    @contextlib.contextmanager
+    def other_client(self, share: float) -> Iterator[None]:
+        """Another client of the same rate limit (another sync, production traffic), spending
+        `share` of it all along while the block runs."""
+        bucket = self.rate_limit
+        if bucket is None:
+            raise ValueError("other_client needs a rate_limit")
+        stop = threading.Event()
+
+        def spend() -> None:
+            interval, next_at = 1.0 / (share * bucket.rate), time.monotonic()
+            while not stop.is_set():
+                wait = bucket.take()
+                if wait is None:
+                    next_at += interval
+                    stop.wait(max(0.0, next_at - time.monotonic()))
+                else:
+                    stop.wait(wait)
+
+        spender = threading.Thread(target=spend, name="other-client", daemon=True)
+        spender.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            spender.join()
 
     def delete(self, completion_id: str) -> None:
         with self._lock:

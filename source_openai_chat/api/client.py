@@ -31,6 +31,7 @@ from airbyte_cdk.sources.types import StreamSlice
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 from requests.adapters import HTTPAdapter
 
+from source_openai_chat.api.rate_limit_headers import parse_rate_limit_headers
 from source_openai_chat.api.rate_limiter import RateLimitStalled, SharedRateLimiter
 from source_openai_chat.components import RetryAfterBackoffStrategy, page_body
 from source_openai_chat.errors import describe_answer, retries_exhausted
@@ -93,7 +94,7 @@ class ApiClient:
         attempt = 0
         while True:
             try:
-                sent_at = self._limiter.acquire()
+                slot = self._limiter.acquire()
             except RateLimitStalled as stalled:
                 raise _rate_limit_failure(str(stalled)) from None
             answer: Answer
@@ -106,12 +107,17 @@ class ApiClient:
                 answer = error
             resolution = self._error_handler.interpret_response(answer)
             action = resolution.response_action
+            limits = (
+                parse_rate_limit_headers(answer.headers)
+                if isinstance(answer, requests.Response)
+                else None
+            )
             if action == ResponseAction.SUCCESS:
-                self._limiter.succeeded(sent_at)
+                self._limiter.succeeded(slot, limits)
                 body = page_body(answer)  # type: ignore[arg-type]
                 return Page(body.get("data") or [], bool(body.get("has_more")), body.get("last_id"))
             if action == ResponseAction.IGNORE:
-                self._limiter.succeeded(sent_at)
+                self._limiter.succeeded(slot, limits)
                 status = answer.status_code if isinstance(answer, requests.Response) else None
                 return Skipped(status, resolution.error_message or describe_answer(answer))
             if action == ResponseAction.FAIL:
@@ -122,7 +128,7 @@ class ApiClient:
                     failure_type=resolution.failure_type or FailureType.system_error,
                 )
             if _is_rate_limit(answer):
-                self._limiter.rate_limited(sent_at, _RETRY_AFTER.backoff_time(answer, 0))
+                self._limiter.rate_limited(slot, _RETRY_AFTER.backoff_time(answer, 0), limits)
                 continue
             attempt += 1
             waited = self._clock() - started

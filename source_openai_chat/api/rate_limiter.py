@@ -1,20 +1,32 @@
-"""One pace for every messages request of a sync, set by the API's 429s (AIMD).
+"""One pace for every request of a sync, held at the rate the API admits.
 
 Why not the CDK's: its HTTP client backs off per request, so each worker waits alone while the
 others keep sending, and every 429 counts against `max_retries` (a busy sync then fails while
-it is only being asked to slow down). The manifest's `api_budget` shares one limit between
-workers, but only a limit known in advance: OpenAI does not publish these endpoints' limits,
-and its `x-ratelimit-reset-*` headers are durations (`6m0s`), which the CDK reads as epochs.
+it is only being asked to slow down). Its `api_budget` shares one limit between workers, but
+only a limit known in advance: OpenAI does not publish these endpoints' limits, enforces a
+stated limit over shorter windows than it is stated in (a burst of well under a second), and
+its `x-ratelimit-reset-*` headers are durations (`6m0s`), which the CDK reads as epochs.
 
-How it paces: unpaced (or at `max_requests_per_second`) until the first 429. A 429 pauses the
-whole pool for its `retry-after-ms`/`retry-after` and sets the pace to `DECREASE` x the rate
-at which answers get through: before the first 429 that is measured over the whole sync so
-far (a burst the API allowed at the start counts for less), after it over the last
-`SAMPLE` successes, which then arrive exactly as fast as the API admits them. One cut per round
-trip: a 429 to a request sent before the last cut does not cut again, and a cut never raises
-the pace. While answers come back the pace grows by `GROWTH` a second, so it probes back up
-to the limit and stays just under it, whatever the limit is; after `QUIET_SECONDS` without a
-429 it grows by `FAST_GROWTH` a second, so a few stray 429s do not slow a long sync for long.
+How it paces, in three phases:
+
+- **Start.** The pace starts at `START_RATE` and grows by `START_GROWTH` with every answer, up
+  to twice the rate at which answers come back, so a sync without a limit is at full speed
+  within a fraction of a second, while the first requests never arrive as one burst that a
+  small bucket would answer with a 429 each.
+- **OpenAI's headers.** Once an answer carries `x-ratelimit-limit/remaining/reset-requests`
+  (rate_limit_headers.py), the limiter keeps a copy of the API's bucket: it refills at the
+  stated rate, up to what the reset time says the bucket holds, and every answer with the
+  headers sets it again to what the API says is left, less the requests sent after that one.
+  A request is sent when the copy has a token for it, so the pace is the admitted rate, and
+  another client spending the same limit shows up as fewer tokens left.
+- **Without headers**, after the first 429: the pace is cut to `DECREASE` x the rate at which
+  answers came back just before (one cut per round trip: a 429 to a request sent before the
+  last cut does not cut again), and grows by `GROWTH` with every answer, or `QUIET_GROWTH` once
+  no 429 came for `QUIET_SECONDS` and `QUIET_ANSWERS`: it probes back to the limit every ~100
+  answers and stays just under it, whatever the bucket's size, at about one 429 per probe.
+
+Every 429 also pauses the whole pool for its `retry-after-ms` / `retry-after`, and never counts
+as a retry. `max_requests_per_second` caps the pace in every phase.
 """
 
 from __future__ import annotations
@@ -26,16 +38,22 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from source_openai_chat.api.rate_limit_headers import RateLimitHeaders
+
 LOGGER = logging.getLogger("airbyte")
 
-DECREASE = 0.8  # the pace after a 429, as a share of the rate that gets through
-GROWTH = 0.1  # the pace grows by this share a second while answers come back
-FAST_GROWTH = 0.5  # ... and by this share once no 429 came for QUIET_SECONDS
-QUIET_SECONDS = 5.0
+START_RATE = 20.0  # requests/s before any answer
+START_GROWTH = 0.125  # the pace grows by this share with every answer until the first 429
+DECREASE = 0.93  # the pace after a 429, as a share of the rate that gets through
+GROWTH = 0.001  # the pace grows by this share with every answer after a 429 ...
+QUIET_GROWTH = 0.01  # ... and by this share once no 429 came for QUIET_SECONDS and
+QUIET_SECONDS = 3.0  # QUIET_ANSWERS answers (a limit that rose, or a cut too deep)
+QUIET_ANSWERS = 100
 MIN_RATE = 0.5  # requests/s: never slower, whatever the API says
-SAMPLE = 10  # successes that measure the admitted rate once the API limits the sync
-MIN_MEASURE_SECONDS = 0.2  # fewer successes than SAMPLE must span at least this long
-MIN_MEASURE_SUCCESSES = 3  # ... and number at least this many
+MAX_RATE = 1e6  # requests/s: the pace stops growing here (effectively unpaced)
+SAMPLE = 20  # the latest answers, which measure the rate the API admits
+MIN_MEASURE_ANSWERS = 3  # a measure needs at least this many answers ...
+MIN_MEASURE_SECONDS = 0.05  # ... spanning at least this long
 LOG_EVERY_SECONDS = 60.0  # at least one line a minute while the pool waits (Airbyte kills a
 # source that stays silent)
 LONGEST_SLEEP = 15.0  # a long wait is slept in slices, to log and to notice a stop
@@ -54,14 +72,36 @@ class Stopped(Exception):
         self.cause = cause
 
 
+@dataclass(frozen=True)
+class Slot:
+    """A request's turn: when it was sent, and how many were sent before it."""
+
+    at: float
+    number: int
+
+
 @dataclass
 class _Counts:
     rate_limited: int = 0
     succeeded: int = 0
 
 
+@dataclass
+class _Bucket:
+    """The limiter's copy of the API's bucket, from its headers."""
+
+    rate: float  # refill, requests/s
+    capacity: float
+    tokens: float  # at `updated`; below 0 once requests wait for tokens to come
+    updated: float
+
+    def tokens_at(self, now: float) -> float:
+        return min(self.capacity, self.tokens + (now - self.updated) * self.rate)
+
+
 class SharedRateLimiter:
-    """Paces requests from many threads: `acquire()` before sending, then report the answer."""
+    """Paces requests from many threads: `acquire()` a slot before sending, then report the
+    answer with `succeeded` or `rate_limited` (with its rate-limit headers, when it has them)."""
 
     def __init__(
         self,
@@ -71,7 +111,7 @@ class SharedRateLimiter:
         sleep: Callable[[float], object] | None = None,
     ) -> None:
         self._max_rate = max_rate
-        self._rate = max_rate  # None: unpaced
+        self._rate = min(START_RATE, max_rate) if max_rate else START_RATE
         self._stall_seconds = stall_seconds
         self._clock = clock
         self._lock = threading.Lock()
@@ -79,22 +119,23 @@ class SharedRateLimiter:
         self._sleep = sleep or self._stop.wait  # by default a stop wakes the sleepers
         self._stop_cause: BaseException | None = None
         now = clock()
-        self._started = now
         self._next_slot = now
         self._paused_until = now
-        self._limited_since: float | None = None  # the first 429
-        self._last_cut = float("-inf")
+        self._sent = 0
+        self._limited = False  # a 429 came: the start is over
+        self._bucket: _Bucket | None = None
+        self._cut_at_number = 0  # a 429 to a request acquired before this one does not cut
+        self._last_429 = float("-inf")
+        self._answers_at_429 = 0
         self._last_progress = now
-        self._last_increase = now
         self._last_log = float("-inf")
-        self._recent: deque[float] = deque(maxlen=SAMPLE)  # answers to requests sent after
-        # the first 429
+        self._recent: deque[tuple[float, int]] = deque(maxlen=SAMPLE)  # (when, slot number)
         self.counts = _Counts()
 
     @property
-    def rate(self) -> float | None:
-        """The current pace in requests/s (None: unpaced)."""
-        return self._rate
+    def rate(self) -> float:
+        """The current pace in requests/s (from the headers' copy of the bucket, once known)."""
+        return self._bucket.rate if self._bucket else self._rate
 
     def stop(self, cause: BaseException | None = None) -> None:
         """Wake every waiting request, and stop every later one, with `Stopped(cause)`."""
@@ -102,82 +143,130 @@ class SharedRateLimiter:
             self._stop_cause = self._stop_cause or cause
         self._stop.set()
 
-    def acquire(self) -> float:
-        """Wait for this request's turn; returns when it may be sent (the time it is sent)."""
+    def acquire(self) -> Slot:
+        """Wait for this request's turn; returns it when it may be sent."""
         with self._lock:
             now = self._clock()
             start = max(now, self._paused_until, self._next_slot)
-            self._check_stalled(start)  # no use waiting past the stall limit
-            if self._rate:
+            if self._bucket:
+                start = max(start, self._bucket_turn(now))
+            elif self._rate < MAX_RATE:
                 self._next_slot = start + 1.0 / self._rate
+            if self._max_rate:
+                self._next_slot = max(self._next_slot, start + 1.0 / self._max_rate)
+            self._check_stalled(start)  # no use waiting past the stall limit
+            slot = Slot(start, self._sent)
+            self._sent += 1
         self._wait_until(start)
-        return start
+        return slot
 
     def pause_caller(self, seconds: float) -> None:
         """Sleep in the calling thread only (a retry's backoff), waking early on `stop()`."""
         self._wait_until(self._clock() + seconds)
 
-    def succeeded(self, sent_at: float) -> None:
-        """An answer (not a 429) to a request sent at `sent_at`."""
+    def succeeded(self, slot: Slot, headers: RateLimitHeaders | None = None) -> None:
+        """An answer (not a 429) to the request sent in `slot`."""
         with self._lock:
             now = self._clock()
             self.counts.succeeded += 1
             self._last_progress = now
-            if self._limited_since is not None and sent_at >= self._limited_since:
-                self._recent.append(now)
-            if self._rate is not None:
-                growth = FAST_GROWTH if now - self._last_cut > QUIET_SECONDS else GROWTH
-                grown = self._rate * (1.0 + growth) ** (now - self._last_increase)
-                self._rate = min(grown, self._max_rate) if self._max_rate else grown
-            self._last_increase = now
+            self._recent.append((now, slot.number))
+            if headers:
+                self._copy_bucket(slot, headers, now)
+            ceiling = min(self._max_rate or MAX_RATE, MAX_RATE)
+            if self._limited:
+                quiet = (
+                    now - self._last_429 > QUIET_SECONDS
+                    and self.counts.succeeded - self._answers_at_429 > QUIET_ANSWERS
+                )
+                growth = QUIET_GROWTH if quiet else GROWTH
+            else:
+                growth = START_GROWTH
+                answered = self._admitted(since=0)
+                if answered:  # a burst the API lets through must not set the pace alone
+                    ceiling = min(ceiling, max(2.0 * answered, START_RATE))
+            self._rate = max(min(self._rate * (1.0 + growth), ceiling), MIN_RATE)
 
-    def rate_limited(self, sent_at: float, retry_after: float | None) -> None:
-        """A 429 to a request sent at `sent_at`, asking to wait `retry_after` seconds."""
+    def rate_limited(
+        self, slot: Slot, retry_after: float | None, headers: RateLimitHeaders | None = None
+    ) -> None:
+        """A 429 to the request sent in `slot`, asking to wait `retry_after` seconds."""
         with self._lock:
             now = self._clock()
             self.counts.rate_limited += 1
             self._check_stalled(now)
-            if sent_at >= self._last_cut:
-                self._cut(now)
-            wait = retry_after if retry_after is not None else 2.0 / (self._rate or 1.0)
+            self._last_429 = now
+            self._answers_at_429 = self.counts.succeeded
+            if headers:
+                self._copy_bucket(slot, headers, now)
+            elif self._bucket:  # the copy was off: the bucket is empty now
+                self._bucket.tokens = min(self._bucket.tokens_at(now), 0.0) - self._after(slot)
+                self._bucket.updated = now
+            if slot.number >= self._cut_at_number:
+                self._cut(retry_after)
+            wait = retry_after if retry_after is not None else 1.0 / self.rate
             self._paused_until = max(self._paused_until, now + wait)
             if self.counts.rate_limited == 1 or now - self._last_log >= LOG_EVERY_SECONDS:
                 self._last_log = now
                 LOGGER.info(
                     "The API is rate limiting requests (HTTP 429, %d so far): all workers wait "
-                    "%.1f s, then send at most %.1f requests/s and speed up as answers come back.",
+                    "%.1f s, then send at most %.1f requests/s%s.",
                     self.counts.rate_limited,
                     wait,
-                    self._rate or 0.0,
+                    self.rate,
+                    ", as its rate-limit headers allow"
+                    if self._bucket
+                    else " and probe back up as answers come",
                 )
 
-    def _cut(self, now: float) -> None:
-        if self._limited_since is None:
-            self._limited_since = now
-            if self.counts.succeeded < MIN_MEASURE_SUCCESSES:
-                return  # a 429 among the first requests says nothing of the rate: pause only
-            # Whatever the API let through so far, spread over at least a second: a burst it
-            # allowed at the start must not set a pace it cannot keep.
-            admitted = self.counts.succeeded / max(now - self._started, 1.0)
-            base = min(self._rate, admitted) if self._rate else admitted
-            self._rate = max(MIN_RATE, DECREASE * base)
-        else:
-            admitted = self._admitted(now)
-            if admitted is None:  # too early to tell: the pause alone slows the pool
-                return
-            self._rate = max(MIN_RATE, min(self._rate or admitted, DECREASE * admitted))
-        self._last_cut = now
-        self._last_increase = now
+    def _bucket_turn(self, now: float) -> float:
+        """When the copy of the API's bucket has a token for one more request (taken now)."""
+        bucket = self._bucket
+        assert bucket is not None
+        tokens = bucket.tokens_at(now)
+        bucket.tokens, bucket.updated = tokens - 1.0, now
+        return now if tokens >= 1.0 else now + (1.0 - tokens) / bucket.rate
 
-    def _admitted(self, now: float) -> float | None:
-        """Requests/s the API answers while it limits the sync, or None without a measure."""
-        if len(self._recent) == SAMPLE:
-            span = now - self._recent[0]
-            return (SAMPLE - 1) / span if span > 0 else None
-        span = now - (self._limited_since or now)
-        if len(self._recent) < MIN_MEASURE_SUCCESSES or span < MIN_MEASURE_SECONDS:
-            return None  # no answers yet says nothing about the rate: the pause must do
-        return len(self._recent) / span
+    def _copy_bucket(self, slot: Slot, headers: RateLimitHeaders, now: float) -> None:
+        """What the API says is left, less the requests sent after this one (which it counts
+        after it, or will)."""
+        if not self._limited:  # the stated rate ends the start
+            self._rate = max(self._rate, headers.rate)
+        # Another client spending the same limit leaves less than the stated rate: 429s cut
+        # the pace below it as they do without headers, and answers grow it back.
+        rate = min(headers.rate, self._rate, self._max_rate or MAX_RATE)
+        capacity = max(1.0, headers.remaining + headers.reset_seconds * headers.rate)
+        self._bucket = _Bucket(rate, capacity, headers.remaining - self._after(slot), now)
+
+    def _after(self, slot: Slot) -> int:
+        return self._sent - slot.number - 1
+
+    def _cut(self, retry_after: float | None) -> None:
+        """Pace below the rate at which answers came back since the last cut: while the API
+        refuses requests, that is the rate it admits. Too soon after a cut to measure it, two
+        bounds from above must do: the rate answers came at lately (a burst the API allowed
+        at the start counts in it, so it may be high), and one request per `retry-after` (the
+        wait for the next request the API admits)."""
+        self._limited = True
+        admitted = self._admitted(since=self._cut_at_number)
+        if admitted is None:
+            bounds = [self._rate, self._admitted(since=0) or self._rate]
+            if retry_after:
+                bounds.append(1.0 / retry_after)
+            admitted = min(bounds)
+        self._rate = max(MIN_RATE, DECREASE * min(self._rate, admitted))
+        self._cut_at_number = self._sent
+
+    def _admitted(self, since: int) -> float | None:
+        """Requests/s over the fewest latest answers (to requests acquired from number `since`
+        on) that make a measure: the rate just now, not an average over a pace that grew.
+        None without enough of them to tell."""
+        times = [when for when, number in self._recent if number >= since]
+        for first in range(len(times) - MIN_MEASURE_ANSWERS, -1, -1):
+            span = times[-1] - times[first]
+            if span >= MIN_MEASURE_SECONDS:
+                return (len(times) - 1 - first) / span
+        return None
 
     def _check_stalled(self, now: float) -> None:
         stalled = now - self._last_progress
