@@ -32,7 +32,8 @@ sync:  ## quick start: sync into .quickstart/demo.duckdb (or openai_chat.duckdb 
 test: install lint  ## every test: unit, end-to-end against the emulator, standard suite, image install
 	@UV="$(UV)" $(UV) run --frozen pytest -n 4
 
-lint: install  ## ruff (lint + format) and hadolint on the Dockerfile
+lint: install  ## ruff (lint + format), the package's layers (import-linter), hadolint on the Dockerfile
 	@$(UV) run --frozen ruff check .
 	@$(UV) run --frozen ruff format --check .
+	@$(UV) run --frozen lint-imports --no-cache
 	@$(UV) run --frozen hadolint Dockerfile

@@ -11,6 +11,7 @@ function is still the one it calls, and building and reading a source leaves the
 from __future__ import annotations
 
 import functools
+import logging
 
 import pytest
 
@@ -23,3 +24,11 @@ def _component_schema_parsed_once() -> None:
     declarative.get_declarative_component_schema = functools.cache(
         declarative.get_declarative_component_schema
     )
+
+
+@pytest.fixture(autouse=True)
+def _airbyte_logger_propagates() -> None:
+    """PyAirbyte (the quick start's tests import it) stops the "airbyte" logger propagating,
+    which the connector logs through: a test that reads the connector's log records after it,
+    in the same process, would see none."""
+    logging.getLogger("airbyte").propagate = True

@@ -34,7 +34,7 @@ from integration_tests.harness import (
     run_connector,
     run_until_killed,
 )
-from source_openai_chat.streams.fetched_window import FetchedWindow
+from source_openai_chat.feed.fetched_window import FetchedWindow
 
 MESSAGES = "chat_completion_messages"
 RESULTS = CONNECTOR_ROOT / "bench" / "results" / "messages.md"

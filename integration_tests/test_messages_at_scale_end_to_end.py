@@ -31,7 +31,7 @@ from integration_tests.harness import (
     run_in_process,
     run_until_killed,
 )
-from source_openai_chat.streams.fetched_window import FetchedWindow
+from source_openai_chat.feed.fetched_window import FetchedWindow
 
 MESSAGES = "chat_completion_messages"
 INCREMENTAL = configured_catalog({MESSAGES: "incremental"})

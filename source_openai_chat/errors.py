@@ -2,22 +2,11 @@
 
 from __future__ import annotations
 
-import re
-
-import requests
-from airbyte_cdk.models import AirbyteErrorTraceMessage, FailureType
+from airbyte_cdk.models import AirbyteErrorTraceMessage
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
+from source_openai_chat.api.answers import CONNECTION_FAILURE
 from source_openai_chat.cdk_seam import CHECK_UNAVAILABLE, CONCURRENT_SUMMARY, exception_of
-
-# How _describe_exception words a request that never got an answer.
-CONNECTION_FAILED = "the connection failed"
-CONNECTION_TIMED_OUT = "the connection timed out"
-NO_ANSWER = "no answer within the read timeout"
-CONNECTION_FAILURE = re.compile(
-    rf"({CONNECTION_FAILED}|{CONNECTION_TIMED_OUT}|{NO_ANSWER}|ConnectionError|ConnectTimeout|"
-    r"ReadTimeout|NameResolutionError|Failed to resolve|Connection refused|Max retries exceeded)"
-)
 
 
 def explain_check_failure(message: str, base_url: str) -> str:
@@ -49,43 +38,3 @@ def closing_summary(
         failure_type=first.failure_type,
         exception=exception_of(error),
     )
-
-
-def retries_exhausted(cause: str) -> AirbyteTracedException:
-    """A request that failed on every retry: transient, and the sync can resume."""
-    message = (
-        f"The API kept failing after every retry ({cause}). The sync stopped; run it again "
-        "to continue from the last state it saved."
-    )
-    return AirbyteTracedException(
-        message=message, internal_message=message, failure_type=FailureType.transient_error
-    )
-
-
-def describe_answer(answer: requests.Response | BaseException) -> str:
-    """What the API answered, in a few words: the status and OpenAI's own message."""
-    if not isinstance(answer, requests.Response):
-        return _describe_exception(answer)
-    try:
-        detail = str(answer.json()["error"]["message"])
-    except (ValueError, KeyError, TypeError):
-        detail = answer.reason or "no message"
-    request_id = answer.headers.get("x-request-id")
-    return f"HTTP {answer.status_code}: {detail}" + (
-        f" (request id {request_id})" if request_id else ""
-    )
-
-
-ERRNO = re.compile(r"\[Errno -?\d+\] [^'\")]+")
-
-
-def _describe_exception(error: BaseException) -> str:
-    """A failed request in a few words; requests' own text nests three reprs and the URL."""
-    if isinstance(error, requests.ConnectTimeout):
-        return CONNECTION_TIMED_OUT
-    if isinstance(error, requests.ReadTimeout):
-        return NO_ANSWER
-    if isinstance(error, requests.ConnectionError):
-        reason = ERRNO.search(str(error))
-        return f"{CONNECTION_FAILED} ({reason.group(0) if reason else type(error).__name__})"
-    return f"{type(error).__name__}: {error}"

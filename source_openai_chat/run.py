@@ -88,7 +88,7 @@ def run(args: list[str] | None = None) -> None:
             # One write per message, so threads cannot interleave a message and its newline.
             print(f"{line}\n", end="")
             if line.startswith(STATE_LINE):
-                # A checkpoint counts once the platform has it (see feed.stream.PrintedStates).
+                # A checkpoint counts once the platform has it (streams.partitions.PrintedStates).
                 PRINT_BUFFER.flush()
     exit_without_teardown()
 

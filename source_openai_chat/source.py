@@ -46,11 +46,12 @@ from source_openai_chat.errors import (
     closing_summary,
     explain_check_failure,
 )
+from source_openai_chat.feed.opening import ReadSettings
 from source_openai_chat.feed.state import FeedState, UnreadableState
-from source_openai_chat.feed.stream import PrintedStates, ReadSettings
 from source_openai_chat.streams.completions import STREAM_NAME, build_completions_stream
 from source_openai_chat.streams.messages import MESSAGES_STREAM, build_messages_stream
 from source_openai_chat.streams.messages_fetch import MessagesFetcher
+from source_openai_chat.streams.partitions import PrintedStates
 
 QUEUED_RECORDS = 1_000
 

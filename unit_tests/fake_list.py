@@ -6,7 +6,8 @@ import hashlib
 from collections.abc import Callable
 from typing import Any
 
-from source_openai_chat.feed.reader import CursorVanished, Page
+from source_openai_chat.api.paging import Page
+from source_openai_chat.feed.reader import CursorVanished
 
 
 class FakeList:

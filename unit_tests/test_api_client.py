@@ -11,8 +11,8 @@ from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_openai_chat import SourceOpenaiChat
 from source_openai_chat.api.client import ApiClient, Skipped
+from source_openai_chat.api.paging import Page
 from source_openai_chat.api.rate_limiter import SharedRateLimiter
-from source_openai_chat.feed.reader import Page
 from source_openai_chat.streams.messages_fetch import MessagesFetcher
 from unit_tests.builders import API_KEY, LIST_URL, ConfigBuilder, FakeClock, template
 

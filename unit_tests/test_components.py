@@ -10,19 +10,16 @@ from airbyte_cdk.models import AirbyteErrorTraceMessage, FailureType
 from airbyte_cdk.sources.streams.http.error_handlers.response_models import ResponseAction
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
-from source_openai_chat.cdk_seam import CONCURRENT_SUMMARY
-from source_openai_chat.components import (
+from source_openai_chat.api.answers import (
     OpenAIErrorHandler,
-    ReadBySource,
     RetryAfterBackoffStrategy,
+    describe_answer,
     page_body,
 )
-from source_openai_chat.errors import (
-    closing_summary,
-    describe_answer,
-    explain_check_failure,
-)
-from source_openai_chat.feed.reader import Page, next_after
+from source_openai_chat.api.paging import Page, next_after
+from source_openai_chat.cdk_seam import CONCURRENT_SUMMARY
+from source_openai_chat.components import ReadBySource
+from source_openai_chat.errors import closing_summary, explain_check_failure
 
 
 def _response(headers: dict[str, str]) -> requests.Response:

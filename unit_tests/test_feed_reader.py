@@ -8,13 +8,13 @@ import pytest
 from airbyte_cdk.models import FailureType
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
+from source_openai_chat.api.paging import Page
 from source_openai_chat.feed.reader import (
     ChainPage,
     CursorVanished,
     ListedOldestFirst,
     NewestFirstFeed,
     OldestFirstFeed,
-    Page,
 )
 from source_openai_chat.feed.state import ChainPosition
 from unit_tests.fake_list import FakeList

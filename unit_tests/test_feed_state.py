@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from source_openai_chat.feed.fetched_window import FetchedWindow
 from source_openai_chat.feed.state import (
     ALL_MODELS,
     ChainPosition,
@@ -12,7 +13,6 @@ from source_openai_chat.feed.state import (
     FeedState,
     UnreadableState,
 )
-from source_openai_chat.streams.fetched_window import FetchedWindow
 
 CHECKPOINT = Checkpoint(ChainPosition("chatcmpl-b", 150), newest_created=200)
 TWO_CHAINS = Checkpoint(

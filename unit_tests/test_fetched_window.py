@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from source_openai_chat.streams.fetched_window import FetchedWindow
+from source_openai_chat.feed.fetched_window import FetchedWindow
 
 HOUR_START = 1_767_225_600
 

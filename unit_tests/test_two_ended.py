@@ -14,10 +14,10 @@ from dataclasses import dataclass, replace
 import pytest
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
+from source_openai_chat.api.paging import Page
 from source_openai_chat.feed.meeting import ListPage
-from source_openai_chat.feed.reader import Page
+from source_openai_chat.feed.opening import ReadSettings, list_read
 from source_openai_chat.feed.state import FeedPosition
-from source_openai_chat.feed.stream import ReadSettings, list_read
 from source_openai_chat.feed.two_ended import ListRead
 from unit_tests.fake_list import FakeList
 

@@ -31,11 +31,15 @@ from airbyte_cdk.sources.types import StreamSlice
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 from requests.adapters import HTTPAdapter
 
+from source_openai_chat.api.answers import (
+    RetryAfterBackoffStrategy,
+    describe_answer,
+    page_body,
+    retries_exhausted,
+)
+from source_openai_chat.api.paging import Page
 from source_openai_chat.api.rate_limit_headers import parse_rate_limit_headers
 from source_openai_chat.api.rate_limiter import RateLimitStalled, SharedRateLimiter
-from source_openai_chat.components import RetryAfterBackoffStrategy, page_body
-from source_openai_chat.errors import describe_answer, retries_exhausted
-from source_openai_chat.feed.reader import Page
 
 LOGGER = logging.getLogger("airbyte")
 

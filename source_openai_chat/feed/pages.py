@@ -9,7 +9,8 @@ from airbyte_cdk.models import FailureType
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_openai_chat.api.client import ApiClient, Skipped
-from source_openai_chat.feed.reader import CursorVanished, Page
+from source_openai_chat.api.paging import Page
+from source_openai_chat.feed.reader import CursorVanished
 
 
 def list_page_fetcher(

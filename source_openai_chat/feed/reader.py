@@ -20,19 +20,13 @@ from typing import Any
 from airbyte_cdk.models import FailureType
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
+from source_openai_chat.api.paging import Page, next_after, refuse_repeat
 from source_openai_chat.feed.state import ChainPosition
 
 LOGGER = logging.getLogger("airbyte")
 
 MAX_RECOVERIES = 10  # vanished `after` ids per read before the sync fails (then it resumes)
 REMEMBERED_BOUNDARIES = 8  # earlier page ends to step back to when an `after` id vanishes
-
-
-@dataclass(frozen=True)
-class Page:
-    records: list[Any]
-    has_more: bool
-    last_id: str | None
 
 
 @dataclass(frozen=True)
@@ -339,48 +333,6 @@ class _Paging:
         self.boundaries.append(Boundary(following, _last_created(page.records)))
         del self.boundaries[1 : -REMEMBERED_BOUNDARIES or None]
         return self.boundaries[-1]
-
-
-def next_after(page: Page, after: str | None, paged_after: set[str] | None = None) -> str | None:
-    """The id to continue after, or None at the end; never the same page twice, and never an
-    id this read has already paged after (`paged_after`, updated here): a list that leads back
-    to an earlier page (A, B, A, B...) would otherwise be read forever."""
-    if not page.has_more:
-        return None
-    if not page.records:
-        LOGGER.warning(
-            "The API said there were more items after %r but sent an empty one; "
-            "ending this read here.",
-            after,
-        )
-        return None
-    token = refuse_repeat(page, after, paged_after)
-    if paged_after is not None:
-        paged_after.add(str(token))
-    return str(token)
-
-
-def refuse_repeat(page: Page, after: str | None, paged_after: set[str] | None = None) -> Any:
-    """The page's last id; fails the read if paging after it would repeat a page. Checked
-    before a page's records are looked at: a page served twice would otherwise read as
-    `created` going back up, an unsorted list, which is not what went wrong."""
-    last = page.records[-1] if page.records else None
-    token = page.last_id or (last.get("id") if isinstance(last, dict) else None)
-    if not page.has_more or not page.records:
-        return token
-    if not token or token == after:
-        raise _fail(
-            f"The API returned the same page again (after={after!r}): paging cannot advance, "
-            "so the sync stopped instead of looping.",
-            FailureType.transient_error,
-        )
-    if paged_after is not None and token in paged_after:
-        raise _fail(
-            f"The API led the list back to a page this sync had already read (after="
-            f"{token!r}): paging would never end, so the sync stopped instead of looping.",
-            FailureType.transient_error,
-        )
-    return token
 
 
 def _last_created(records: list[Any]) -> int | None:

@@ -23,7 +23,7 @@ when `models` is set):
   `newest_created`/`newest_id`, the newest completion delivered, which become the floor and the
   anchor once the sync finishes.
 - `fetched` (the messages stream only): the completions of the lookback window whose messages
-  were delivered, so the next sync does not request them again (see streams/fetched_window.py).
+  were delivered, so the next sync does not request them again (see feed/fetched_window.py).
 
 Version 3 (this one):
     {"state_version": 3, "created": "1767225600", "anchor": "chatcmpl-..",
@@ -50,7 +50,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from source_openai_chat.streams.fetched_window import FetchedWindow
+from source_openai_chat.feed.fetched_window import FetchedWindow
 
 STATE_VERSION = 3
 READABLE_VERSIONS = (2, 3)

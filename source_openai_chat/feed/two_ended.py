@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from source_openai_chat.feed.fetched_window import FetchedWindow
 from source_openai_chat.feed.meeting import ListPage, Meeting, Next
 from source_openai_chat.feed.merge import merge_in_sequence
 from source_openai_chat.feed.reader import (
@@ -27,7 +28,6 @@ from source_openai_chat.feed.reader import (
     warn_order_ignored,
 )
 from source_openai_chat.feed.state import ChainPosition, Checkpoint, FeedPosition
-from source_openai_chat.streams.fetched_window import FetchedWindow
 
 
 @dataclass

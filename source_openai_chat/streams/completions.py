@@ -2,7 +2,7 @@
 
 The manifest declares the stream (name, key, schema) and the list requester (auth, retries);
 the source builds this `DefaultStream` from them: partitions that read the list through
-feed/stream.py and a cursor that owns the versioned state of feed/state.py.
+feed/opening.py and a cursor that owns the versioned state of feed/state.py.
 """
 
 from __future__ import annotations
@@ -19,8 +19,9 @@ from airbyte_cdk.sources.streams.concurrent.default_stream import DefaultStream
 from airbyte_cdk.sources.types import Record
 
 from source_openai_chat.api.client import ApiClient
+from source_openai_chat.feed.opening import ReadSettings
 from source_openai_chat.feed.state import FeedState
-from source_openai_chat.feed.stream import FeedCursor, ListPartition, ModelPartitions, ReadSettings
+from source_openai_chat.streams.partitions import FeedCursor, ListPartition, ModelPartitions
 
 STREAM_NAME = "chat_completions"
 

@@ -14,7 +14,7 @@ Here one partition per list position (all models, or one per model) reads the li
 page ends. No worker starts a completion more than `REQUESTED_AHEAD` requested completions past
 the last saved checkpoint, so a resumed sync requests at most that many again, however many
 messages a completion has. The state also carries the completions of the lookback window whose
-messages were delivered (streams/fetched_window.py): the next sync lists them again but does not
+messages were delivered (feed/fetched_window.py): the next sync lists them again but does not
 request them again.
 """
 
@@ -37,18 +37,17 @@ from airbyte_cdk.sources.types import Record
 
 from source_openai_chat.api.client import ApiClient
 from source_openai_chat.api.rate_limiter import SharedRateLimiter, Stopped
+from source_openai_chat.feed.fetched_window import FetchedWindow
 from source_openai_chat.feed.meeting import ListPage
+from source_openai_chat.feed.opening import ReadSettings, lower_bound
 from source_openai_chat.feed.state import Checkpoint, FeedPosition, FeedState
-from source_openai_chat.feed.stream import (
+from source_openai_chat.streams.messages_fetch import MessagesFetcher
+from source_openai_chat.streams.partitions import (
     FeedCursor,
     ListPartition,
     ModelPartitions,
     PrintedStates,
-    ReadSettings,
-    lower_bound,
 )
-from source_openai_chat.streams.fetched_window import FetchedWindow
-from source_openai_chat.streams.messages_fetch import MessagesFetcher
 
 MESSAGES_STREAM = "chat_completion_messages"
 REQUESTED_AHEAD = 100  # requested completions past the last printed checkpoint, at most

@@ -6,7 +6,7 @@ import logging
 from typing import Any
 
 from source_openai_chat.api.client import ApiClient, Skipped
-from source_openai_chat.feed.reader import next_after
+from source_openai_chat.api.paging import next_after
 
 LOGGER = logging.getLogger("airbyte")
 

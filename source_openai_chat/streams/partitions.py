@@ -1,10 +1,11 @@
-"""What both streams share: how the list of completions is read, partitioned and checkpointed.
+"""The CDK's side of both streams: a partition per list position (all models, or one per
+model), the cursor that holds a stream's `FeedState` and emits it at every checkpoint, and the
+notice that a STATE message was printed.
 
 `chat_completions` and `chat_completion_messages` each list the completions through
-`open_feed` (the same two chains, lower bound, `start_date` rule, model partitions, metadata
-filter and recovery from a vanished `after` id) and keep a `FeedState` through a `FeedCursor`.
-The CDK's own cursor cannot do it: its state for a data feed is one value written when a
-partition ends, and the concurrent declarative engine accepts no custom incremental cursor.
+feed/opening.py's `open_feed` and keep a `FeedState` through a `FeedCursor`. The CDK's own
+cursor cannot do it: its state for a data feed is one value written when a partition ends, and
+the concurrent declarative engine accepts no custom incremental cursor.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Iterable, Mapping, MutableMapping
-from dataclasses import dataclass
 from typing import Any
 
 from airbyte_cdk.models import AirbyteMessage
@@ -26,111 +26,12 @@ from airbyte_cdk.sources.streams.concurrent.partitions.partition_generator impor
 from airbyte_cdk.sources.types import Record, StreamSlice
 
 from source_openai_chat.api.client import ApiClient
-from source_openai_chat.feed.pages import list_page_fetcher
-from source_openai_chat.feed.reader import Page, order_ignored_warning, warn_order_ignored
-from source_openai_chat.feed.state import (
-    ALL_MODELS,
-    ChainPosition,
-    Checkpoint,
-    FeedPosition,
-    FeedState,
-)
+from source_openai_chat.feed.opening import ReadSettings, open_feed
+from source_openai_chat.feed.reader import order_ignored_warning
+from source_openai_chat.feed.state import ALL_MODELS, FeedPosition, FeedState
 from source_openai_chat.feed.two_ended import ListRead
 
 LOGGER = logging.getLogger("airbyte")
-
-
-@dataclass(frozen=True)
-class ReadSettings:
-    """What every partition's read needs from the config."""
-
-    page_size: int
-    lookback_seconds: int
-    start: int | None  # `start_date` as epoch seconds
-    # A sync reads from both ends, each chain a page ahead in its own thread; `check` wants one
-    # request, in its own thread.
-    background: bool = True
-
-
-def lower_bound(floor: int | None, settings: ReadSettings) -> int | None:
-    """Where a read stops: the floor minus the lookback, and never below `start_date`, whatever
-    the saved state says (a floor below it, for example after `start_date` was raised)."""
-    lower = None if floor is None else floor - settings.lookback_seconds
-    if settings.start is None:
-        return lower
-    return settings.start if lower is None else max(lower, settings.start)
-
-
-def open_feed(
-    client: ApiClient,
-    model: str | None,
-    position: FeedPosition,
-    settings: ReadSettings,
-    on_odd_record: Callable[[Any], None],
-    on_order_ignored: Callable[[str], None] = warn_order_ignored,
-) -> ListRead:
-    """The one way either stream reads the list (see `list_read`), through the list requester."""
-    return list_read(
-        list_page_fetcher(client, settings.page_size, model, "desc"),
-        list_page_fetcher(client, settings.page_size, model, "asc"),
-        position,
-        settings,
-        on_odd_record,
-        on_order_ignored,
-    )
-
-
-def list_read(
-    newest_first: Callable[[str | None], Page],
-    oldest_first: Callable[[str | None], Page],
-    position: FeedPosition,
-    settings: ReadSettings,
-    on_odd_record: Callable[[Any], None],
-    on_order_ignored: Callable[[str], None] = warn_order_ignored,
-) -> ListRead:
-    """Newest first from the top (or the position's checkpoint) down to its lower bound and, in
-    a sync, oldest first from where a known id marks the way, until the two meet.
-
-    The oldest-first chain starts after the position's anchor, the newest completion the last
-    finished sync delivered; on a first or full read without `start_date`, at the oldest end.
-    With a `start_date` and no anchor at or above it, it does not run: it would read what lies
-    below the start.
-    """
-    anchor = None
-    two_ended = False
-    if settings.background:
-        if position.created is None:
-            two_ended = settings.start is None
-        elif position.anchor and (settings.start is None or position.created >= settings.start):
-            anchor = ChainPosition(position.anchor, position.created)
-            two_ended = True
-    return ListRead(
-        newest_first=newest_first,
-        oldest_first=oldest_first,
-        lower_bound=lower_bound(position.created, settings),
-        anchor=anchor,
-        checkpoint=_resumable(position.checkpoint, anchor, two_ended),
-        two_ended=two_ended,
-        on_odd_record=on_odd_record,
-        background=settings.background,
-        on_order_ignored=on_order_ignored,
-    )
-
-
-def _resumable(
-    checkpoint: Checkpoint | None, anchor: ChainPosition | None, two_ended: bool
-) -> Checkpoint | None:
-    """The part of a saved checkpoint this read can continue from: the oldest-first chain's
-    place (and whether the chains met) only if this read starts that chain where it started
-    (a `start_date` or a full refresh may have changed it), or if it was the one chain of a
-    server that lists oldest first, which always starts at the oldest end."""
-    if checkpoint is None or checkpoint.listed_oldest_first:
-        return checkpoint  # one chain from the oldest end, whatever this read's anchor
-    if not (checkpoint.ascending or checkpoint.met):
-        return checkpoint
-    if two_ended and checkpoint.origin == (anchor.after if anchor else None):
-        return checkpoint
-    return checkpoint.newest_first_only()
 
 
 class PrintedStates:
