@@ -139,9 +139,9 @@ class Meeting:
 
     def read_oldest_first_alone(self) -> None:
         """The newest-first chain was answered oldest first: from here the read is one chain,
-        oldest first from the oldest end down to nothing (it reads to the end of the list),
-        and the oldest-first chain, if running, claims nothing more. What was delivered so far
-        stays delivered; the one chain may deliver some of it again."""
+        oldest first from the oldest end to the end of the list, and the oldest-first chain,
+        if running, claims nothing more. What was delivered so far stays delivered; the one
+        chain may deliver some of it again."""
         with self._lock:
             self.alone = True
             self.met = False

@@ -88,10 +88,9 @@ class ListRead:
     def _oldest_first_alone(self) -> Iterator[ListPage]:
         """The one chain of a server that lists oldest first whatever `order` says: from the
         oldest end (or its saved place) to the end of the list, above the lower bound."""
-        saved = self.meeting.checkpoint
         feed = OldestFirstFeed(
             self.oldest_first,
-            resume=saved.ascending if saved else None,
+            resume=self.meeting.checkpoint.ascending,  # None: from the oldest end
             on_odd_record=self.on_odd_record,
             lower_bound=self.lower_bound,
             alone=True,
