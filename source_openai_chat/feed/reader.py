@@ -66,7 +66,7 @@ class _Direction:
         self.last = last
         self.proven = proven
 
-    def step(self, created: int) -> bool | None:
+    def step(self, created: int) -> bool:
         """True: `created` goes the chain's way (or ties); False: against it, before any went
         its way; an unsorted list (against it after going its way) fails the read."""
         last, self.last = self.last, created
@@ -76,7 +76,7 @@ class _Direction:
             self.proven = True
             return True
         if self.proven:
-            raise unsorted_list(last, created, self.descending)
+            raise _unsorted_list(last, created, self.descending)
         return False
 
 
@@ -100,7 +100,7 @@ def warn_order_ignored(listing: str) -> None:
     LOGGER.warning(order_ignored_warning(listing))
 
 
-def unsorted_list(before: int, after: int, descending: bool) -> AirbyteTracedException:
+def _unsorted_list(before: int, after: int, descending: bool) -> AirbyteTracedException:
     order = "desc" if descending else "asc"
     return _fail(
         "The server at base_url lists completions in neither order: asked for "
