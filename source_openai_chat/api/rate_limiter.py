@@ -115,13 +115,17 @@ class SharedRateLimiter:
         self._stall_seconds = stall_seconds
         self._clock = clock
         self._lock = threading.Lock()
+        # Wakes the waiting requests when their turns are planned again (a 429) or on a stop.
+        self._replanned = threading.Condition(self._lock)
         self._stop = threading.Event()
-        self._sleep = sleep or self._stop.wait  # by default a stop wakes the sleepers
+        self._sleep = sleep  # a test's clock; None: wait on `_replanned`
         self._stop_cause: BaseException | None = None
         now = clock()
         self._next_slot = now
         self._paused_until = now
-        self._sent = 0
+        self._sent = 0  # requests sent so far (their turns came)
+        self._waiting = 0  # requests given a turn that has not come yet
+        self._plan = 0  # changes when a 429 makes every waiting turn void
         self._limited = False  # a 429 came: the start is over
         self._bucket: _Bucket | None = None
         self._cut_at_number = 0  # a 429 to a request acquired before this one does not cut
@@ -141,28 +145,40 @@ class SharedRateLimiter:
         """Wake every waiting request, and stop every later one, with `Stopped(cause)`."""
         with self._lock:
             self._stop_cause = self._stop_cause or cause
-        self._stop.set()
+            self._stop.set()
+            self._replanned.notify_all()
 
     def acquire(self) -> Slot:
-        """Wait for this request's turn; returns it when it may be sent."""
-        with self._lock:
-            now = self._clock()
-            start = max(now, self._paused_until, self._next_slot)
-            if self._bucket:
-                start = max(start, self._bucket_turn(now))
-            elif self._rate < MAX_RATE:
-                self._next_slot = start + 1.0 / self._rate
-            if self._max_rate:
-                self._next_slot = max(self._next_slot, start + 1.0 / self._max_rate)
-            self._check_stalled(start)  # no use waiting past the stall limit
-            slot = Slot(start, self._sent)
-            self._sent += 1
-        self._wait_until(start)
-        return slot
+        """Wait for this request's turn; returns it when it may be sent. A turn planned at a
+        pace a 429 has since cut is void: the request takes a new one, so the requests waiting
+        when a 429 comes do not go out at the old pace."""
+        while True:
+            with self._lock:
+                now = self._clock()
+                start = max(now, self._paused_until, self._next_slot)
+                if self._bucket:
+                    start = max(start, self._bucket_turn(now))
+                elif self._rate < MAX_RATE:
+                    self._next_slot = start + 1.0 / self._rate
+                if self._max_rate:
+                    self._next_slot = max(self._next_slot, start + 1.0 / self._max_rate)
+                self._check_stalled(start)  # no use waiting past the stall limit
+                plan = self._plan
+                self._waiting += 1
+            try:
+                came = self._wait_until(start, plan)
+            finally:
+                with self._lock:
+                    self._waiting -= 1
+            if came:
+                with self._lock:
+                    slot = Slot(start, self._sent)
+                    self._sent += 1
+                return slot
 
     def pause_caller(self, seconds: float) -> None:
         """Sleep in the calling thread only (a retry's backoff), waking early on `stop()`."""
-        self._wait_until(self._clock() + seconds)
+        self._wait_until(self._clock() + seconds, plan=None)
 
     def succeeded(self, slot: Slot, headers: RateLimitHeaders | None = None) -> None:
         """An answer (not a 429) to the request sent in `slot`."""
@@ -206,6 +222,7 @@ class SharedRateLimiter:
                 self._cut(retry_after)
             wait = retry_after if retry_after is not None else 1.0 / self.rate
             self._paused_until = max(self._paused_until, now + wait)
+            self._replan(now)
             if self.counts.rate_limited == 1 or now - self._last_log >= LOG_EVERY_SECONDS:
                 self._last_log = now
                 LOGGER.info(
@@ -218,6 +235,15 @@ class SharedRateLimiter:
                     if self._bucket
                     else " and probe back up as answers come",
                 )
+
+    def _replan(self, now: float) -> None:
+        """Void every waiting turn (called under the lock): the waiting requests plan again
+        from the pause, at the pace the 429 set, taking back what they had reserved."""
+        self._plan += 1
+        self._next_slot = max(now, self._paused_until)
+        if self._bucket:
+            self._bucket.tokens += self._waiting
+        self._replanned.notify_all()
 
     def _bucket_turn(self, now: float) -> float:
         """When the copy of the API's bucket has a token for one more request (taken now)."""
@@ -236,7 +262,10 @@ class SharedRateLimiter:
         # the pace below it as they do without headers, and answers grow it back.
         rate = min(headers.rate, self._rate, self._max_rate or MAX_RATE)
         capacity = max(1.0, headers.remaining + headers.reset_seconds * headers.rate)
-        self._bucket = _Bucket(rate, capacity, headers.remaining - self._after(slot), now)
+        # Requests sent after this one, and those waiting for their turn, spend from what is
+        # left as well.
+        tokens = headers.remaining - self._after(slot) - self._waiting
+        self._bucket = _Bucket(rate, capacity, tokens, now)
 
     def _after(self, slot: Slot) -> int:
         return self._sent - slot.number - 1
@@ -276,15 +305,19 @@ class SharedRateLimiter:
                 f"HTTP 429 ({self.counts.rate_limited} times)"
             )
 
-    def _wait_until(self, moment: float) -> None:
+    def _wait_until(self, moment: float, plan: int | None) -> bool:
+        """Wait until `moment`: True when it came, False when the turn was planned again
+        first (`plan` changed; None: wait whatever happens). A stop raises `Stopped`."""
         while True:
-            if self._stop.is_set():
-                raise Stopped(self._stop_cause)
-            remaining = moment - self._clock()
-            if remaining <= 0:
-                return
             with self._lock:
+                if self._stop.is_set():
+                    raise Stopped(self._stop_cause)
+                if plan is not None and plan != self._plan:
+                    return False
                 now = self._clock()
+                remaining = moment - now
+                if remaining <= 0:
+                    return True
                 if remaining > 1.0 and now - self._last_log >= LOG_EVERY_SECONDS:
                     self._last_log = now
                     LOGGER.info(
@@ -293,4 +326,7 @@ class SharedRateLimiter:
                         remaining,
                         self.counts.rate_limited,
                     )
+                if self._sleep is None:
+                    self._replanned.wait(min(remaining, LONGEST_SLEEP))
+                    continue
             self._sleep(min(remaining, LONGEST_SLEEP))
