@@ -130,6 +130,12 @@ def main() -> int:
     parser.add_argument("--headers", choices=("no", "yes", "both"), default="both")
     parser.add_argument("--no-shared", action="store_true", help="skip the second-client runs")
     parser.add_argument("--output", default=str(RESULTS))
+    parser.add_argument(
+        "--machine-share",
+        type=float,
+        default=0.8,
+        help="leave out limits above this share of the machine's own request rate",
+    )
     args = parser.parse_args()
     bursts, workers = ([0.2], [16]) if args.quick else (args.bursts, args.workers)
     headers = {"no": [False], "yes": [True], "both": [False, True]}[args.headers]
@@ -162,9 +168,10 @@ def main() -> int:
     lines[2] += (
         " Without a limit this machine gets through "
         + ", ".join(f"{limits[count]:.0f} requests/s with {count} workers" for count in limits)
-        + "; a limit above 80% of that is left out too (it would measure the machine)."
+        + f"; a limit above {args.machine_share:.0%} of that is left out too (it would "
+        "measure the machine)."
     )
-    cells = [cell for cell in cells if cell.rate <= 0.8 * limits[cell.workers]]
+    cells = [cell for cell in cells if cell.rate <= args.machine_share * limits[cell.workers]]
     print("\n".join(lines), flush=True)
     for cell in cells:
         measured = measure(cell)
