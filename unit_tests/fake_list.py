@@ -6,7 +6,7 @@ import hashlib
 from collections.abc import Callable
 from typing import Any
 
-from source_openai_chat.api.paging import Page
+from source_openai_chat.api.paging import ApiPage
 from source_openai_chat.feed.reader import CursorVanished
 
 
@@ -37,8 +37,8 @@ class FakeList:
     def ids(self) -> list[str]:
         return [item["id"] for item in self.items]
 
-    def fetch(self, order: str = "desc") -> Callable[[str | None], Page]:
-        def fetch(after: str | None) -> Page:
+    def fetch(self, order: str = "desc") -> Callable[[str | None], ApiPage]:
+        def fetch(after: str | None) -> ApiPage:
             self.requests.append((order, after))
             change = self.before_request.pop(len(self.requests), None)
             if change:
@@ -52,7 +52,7 @@ class FakeList:
                 start = positions[0] + 1
             data = items[start : start + self.page_size]
             has_more = start + self.page_size < len(items)
-            return Page(data, has_more, data[-1]["id"] if data else None)
+            return ApiPage(data, has_more, data[-1]["id"] if data else None)
 
         return fetch
 

@@ -11,7 +11,7 @@ from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_openai_chat import SourceOpenaiChat
 from source_openai_chat.api.client import ApiClient, Skipped
-from source_openai_chat.api.paging import Page
+from source_openai_chat.api.paging import ApiPage
 from source_openai_chat.api.rate_limiter import SharedRateLimiter
 from source_openai_chat.streams.messages_fetch import MessagesFetcher
 from unit_tests.builders import API_KEY, LIST_URL, ConfigBuilder, FakeClock, template
@@ -43,7 +43,7 @@ def test_a_page_is_requested_with_the_manifests_url_headers_and_parameters(clock
 
         page = api.page({"limit": 100}, "chat-1")
 
-    assert page == Page([{"id": "chat-1-0"}], False, "chat-1-0")
+    assert page == ApiPage([{"id": "chat-1-0"}], False, "chat-1-0")
     sent = http.request_history[0]
     assert sent.qs == {"order": ["asc"], "limit": ["100"]}
     assert sent.headers["Authorization"] == f"Bearer {API_KEY}"
@@ -61,7 +61,7 @@ def test_429s_without_a_code_wait_on_the_limiter_and_never_count_as_retries(cloc
 
         page = api.page({}, "chat-1")
 
-    assert isinstance(page, Page)
+    assert isinstance(page, ApiPage)
     assert limiter.counts.rate_limited == 4
 
 
@@ -139,8 +139,8 @@ def test_messages_that_lead_back_to_an_earlier_page_fail_instead_of_looping():
         def page(self, params, completion_id=None):
             after = params.get("after")
             if after in (None, "c-1"):  # after page B the server answers page A again
-                return Page([{"id": "c-0"}], True, "c-0")
-            return Page([{"id": "c-1"}], True, "c-1")
+                return ApiPage([{"id": "c-0"}], True, "c-0")
+            return ApiPage([{"id": "c-1"}], True, "c-1")
 
     with pytest.raises(AirbyteTracedException, match="back to a page"):
         MessagesFetcher(LoopingClient(), page_size=1).messages("c")
@@ -166,4 +166,4 @@ def test_x_should_retry_true_retries_an_answer_the_filters_would_fail(clock):
             [answer(400, template("error_400"), {"x-should-retry": "true"}), answer(200, PAGE)],
         )
 
-        assert isinstance(api.page({}, "chat-1"), Page)
+        assert isinstance(api.page({}, "chat-1"), ApiPage)

@@ -16,7 +16,7 @@ from source_openai_chat.api.answers import (
     describe_answer,
     page_body,
 )
-from source_openai_chat.api.paging import Page, next_after
+from source_openai_chat.api.paging import ApiPage, next_after
 from source_openai_chat.cdk_seam import CONCURRENT_SUMMARY
 from source_openai_chat.components import ReadBySource
 from source_openai_chat.errors import closing_summary, explain_check_failure
@@ -154,13 +154,13 @@ def _page(body: dict) -> requests.Response:
     ],
 )
 def test_paging_follows_the_last_id_until_the_end(body, previous, expected):
-    page = Page(body["data"], body["has_more"], body.get("last_id"))
+    page = ApiPage(body["data"], body["has_more"], body.get("last_id"))
 
     assert next_after(page, previous) == expected
 
 
 def test_paging_refuses_a_page_that_does_not_advance():
-    stuck = Page([{"id": "a"}, {"id": "b"}], True, "b")
+    stuck = ApiPage([{"id": "a"}, {"id": "b"}], True, "b")
 
     with pytest.raises(AirbyteTracedException, match="same page again") as refused:
         next_after(stuck, "b")

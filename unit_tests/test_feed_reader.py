@@ -8,7 +8,7 @@ import pytest
 from airbyte_cdk.models import FailureType
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
-from source_openai_chat.api.paging import Page
+from source_openai_chat.api.paging import ApiPage
 from source_openai_chat.feed.reader import (
     ChainPage,
     CursorVanished,
@@ -81,10 +81,10 @@ def test_a_vanished_place_to_resume_rescans_from_the_top_skipping_newer_records(
 
 @pytest.mark.parametrize("chain", [NewestFirstFeed, OldestFirstFeed])
 def test_ids_that_keep_vanishing_end_in_a_transient_error_not_a_loop(chain):
-    def always_vanishes(after: str | None) -> Page:
+    def always_vanishes(after: str | None) -> ApiPage:
         if after:
             raise CursorVanished(after)
-        return Page([{"id": "top", "created": 5}], True, "top")
+        return ApiPage([{"id": "top", "created": 5}], True, "top")
 
     with pytest.raises(AirbyteTracedException) as failure:
         read_all(chain(always_vanishes, max_recoveries=3))
@@ -95,8 +95,8 @@ def test_ids_that_keep_vanishing_end_in_a_transient_error_not_a_loop(chain):
 
 @pytest.mark.parametrize("chain", [NewestFirstFeed, OldestFirstFeed])
 def test_the_same_page_twice_fails_instead_of_looping(chain):
-    def same_page(after: str | None) -> Page:
-        return Page([{"id": "a", "created": 2}, {"id": "b", "created": 2}], True, "b")
+    def same_page(after: str | None) -> ApiPage:
+        return ApiPage([{"id": "a", "created": 2}, {"id": "b", "created": 2}], True, "b")
 
     with pytest.raises(AirbyteTracedException, match="same page again") as failure:
         read_all(chain(same_page))
@@ -108,11 +108,11 @@ def test_the_same_page_twice_fails_instead_of_looping(chain):
 def test_a_list_that_leads_back_to_an_earlier_page_fails_instead_of_looping(chain):
     calls = []
 
-    def a_b_a_b(after: str | None) -> Page:
+    def a_b_a_b(after: str | None) -> ApiPage:
         calls.append(after)
         if after in (None, "b"):  # after B the server answers page A again
-            return Page([{"id": "a", "created": 4}], True, "a")
-        return Page([{"id": "b", "created": 4}], True, "b")
+            return ApiPage([{"id": "a", "created": 4}], True, "a")
+        return ApiPage([{"id": "b", "created": 4}], True, "b")
 
     with pytest.raises(AirbyteTracedException, match="back to a page") as failure:
         read_all(chain(a_b_a_b))
@@ -123,7 +123,7 @@ def test_a_list_that_leads_back_to_an_earlier_page_fails_instead_of_looping(chai
 
 @pytest.mark.parametrize("chain", [NewestFirstFeed, OldestFirstFeed])
 def test_an_empty_page_claiming_more_ends_the_chain_short_of_its_end(chain):
-    pages = {None: Page([{"id": "a", "created": 2}], True, "a"), "a": Page([], True, None)}
+    pages = {None: ApiPage([{"id": "a", "created": 2}], True, "a"), "a": ApiPage([], True, None)}
 
     delivered, read = read_all(chain(pages.__getitem__))
 
@@ -141,7 +141,7 @@ def test_odd_records_are_offered_reported_and_never_move_the_place(created):
     records = [{"id": "a", "created": 10}, odd, {"id": "b", "created": 5}]
 
     feed = NewestFirstFeed(
-        lambda after: Page(records, False, "b"), lower_bound=7, on_odd_record=seen.append
+        lambda after: ApiPage(records, False, "b"), lower_bound=7, on_odd_record=seen.append
     )
     delivered, _ = read_all(feed)
 
@@ -152,7 +152,7 @@ def test_odd_records_are_offered_reported_and_never_move_the_place(created):
 @pytest.mark.parametrize("chain", [NewestFirstFeed, OldestFirstFeed])
 def test_a_list_item_that_is_not_an_object_fails_the_read(chain):
     with pytest.raises(AirbyteTracedException, match="not a JSON object"):
-        read_all(chain(lambda after: Page(["x"], False, None)))
+        read_all(chain(lambda after: ApiPage(["x"], False, None)))
 
 
 def test_oldest_first_reads_upward_after_its_origin():

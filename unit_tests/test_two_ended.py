@@ -14,8 +14,8 @@ from dataclasses import dataclass, replace
 import pytest
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
-from source_openai_chat.api.paging import Page
-from source_openai_chat.feed.meeting import ListPage
+from source_openai_chat.api.paging import ApiPage
+from source_openai_chat.feed.meeting import ClaimedPage
 from source_openai_chat.feed.opening import ReadSettings, list_read
 from source_openai_chat.feed.state import FeedPosition
 from source_openai_chat.feed.two_ended import ListRead
@@ -64,7 +64,7 @@ def read(
     return Result(delivered, list_reader.finished(position), True)
 
 
-def interleaved(list_reader: ListRead, rng: random.Random) -> Iterator[ListPage]:
+def interleaved(list_reader: ListRead, rng: random.Random) -> Iterator[ClaimedPage]:
     if list_reader.meeting.finished:
         return
     chains = [list_reader.descending_pages()]
@@ -330,14 +330,14 @@ def test_an_unsorted_list_fails_the_read_instead_of_delivering_part_of_it(listin
             read(api, seed=seed, listing=listing)
 
 
-def empty_page_claiming_more_at(request: int, fetch: Callable[[str | None], Page]):
+def empty_page_claiming_more_at(request: int, fetch: Callable[[str | None], ApiPage]):
     """`fetch`, answering its `request`-th call with an empty page that claims more."""
     calls = 0
 
-    def glitching(after: str | None) -> Page:
+    def glitching(after: str | None) -> ApiPage:
         nonlocal calls
         calls += 1
-        return Page([], True, None) if calls == request else fetch(after)
+        return ApiPage([], True, None) if calls == request else fetch(after)
 
     return glitching
 

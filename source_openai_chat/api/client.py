@@ -37,7 +37,7 @@ from source_openai_chat.api.answers import (
     page_body,
     retries_exhausted,
 )
-from source_openai_chat.api.paging import Page
+from source_openai_chat.api.paging import ApiPage
 from source_openai_chat.api.rate_limit_headers import parse_rate_limit_headers
 from source_openai_chat.api.rate_limiter import RateLimitStalled, SharedRateLimiter
 
@@ -87,7 +87,9 @@ class ApiClient:
         self._session.mount("https://", adapter)
         self._session.mount("http://", adapter)
 
-    def page(self, params: Mapping[str, Any], completion_id: str | None = None) -> Page | Skipped:
+    def page(
+        self, params: Mapping[str, Any], completion_id: str | None = None
+    ) -> ApiPage | Skipped:
         """One page; the requester's own parameters plus `params`. `completion_id` fills the
         URL of a per-completion requester."""
         url = self._url_head
@@ -119,7 +121,9 @@ class ApiClient:
             if action == ResponseAction.SUCCESS:
                 self._limiter.succeeded(slot, limits)
                 body = page_body(answer)  # type: ignore[arg-type]
-                return Page(body.get("data") or [], bool(body.get("has_more")), body.get("last_id"))
+                return ApiPage(
+                    body.get("data") or [], bool(body.get("has_more")), body.get("last_id")
+                )
             if action == ResponseAction.IGNORE:
                 self._limiter.succeeded(slot, limits)
                 status = answer.status_code if isinstance(answer, requests.Response) else None

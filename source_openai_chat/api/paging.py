@@ -15,13 +15,15 @@ LOGGER = logging.getLogger("airbyte")
 
 
 @dataclass(frozen=True)
-class Page:
+class ApiPage:
+    """One answer of the list: its items, whether more follow, and the id to page after."""
+
     records: list[Any]
     has_more: bool
     last_id: str | None
 
 
-def next_after(page: Page, after: str | None, paged_after: set[str] | None = None) -> str | None:
+def next_after(page: ApiPage, after: str | None, paged_after: set[str] | None = None) -> str | None:
     """The id to continue after, or None at the end; never the same page twice, and never an
     id this read has already paged after (`paged_after`, updated here): a list that leads back
     to an earlier page (A, B, A, B...) would otherwise be read forever."""
@@ -40,7 +42,7 @@ def next_after(page: Page, after: str | None, paged_after: set[str] | None = Non
     return str(token)
 
 
-def refuse_repeat(page: Page, after: str | None, paged_after: set[str] | None = None) -> Any:
+def refuse_repeat(page: ApiPage, after: str | None, paged_after: set[str] | None = None) -> Any:
     """The page's last id; fails the read if paging after it would repeat a page. Checked
     before a page's records are looked at: a page served twice would otherwise read as
     `created` going back up, an unsorted list, which is not what went wrong."""

@@ -40,7 +40,7 @@ class Next(enum.Enum):
 
 
 @dataclass(frozen=True)
-class ListPage:
+class ClaimedPage:
     """Records one chain delivers, in delivery order, and the checkpoint true once they are."""
 
     records: list[dict[str, Any]]
@@ -171,7 +171,7 @@ class Meeting:
             self._below_anchor = True
             return Next.JUMP
 
-    def claim_descending(self, page: ChainPage) -> ListPage:
+    def claim_descending(self, page: ChainPage) -> ClaimedPage:
         with self._lock:
             # A page is only yielded if every `created` in it agrees with the proof at its end.
             self._descending_proven = self._descending_proven or page.proven
@@ -225,7 +225,7 @@ class Meeting:
             and created < self._ascending.created
         )
 
-    def claim_ascending(self, page: ChainPage, alone: bool = False) -> ListPage:
+    def claim_ascending(self, page: ChainPage, alone: bool = False) -> ClaimedPage:
         """A page of the oldest-first chain, or (`alone`) of the one chain of a read that the
         server answers oldest first whatever `order` says."""
         with self._lock:
@@ -274,7 +274,7 @@ class Meeting:
         records: list[dict[str, Any]],
         position: ChainPosition | None,
         following: Next,
-    ) -> ListPage:
+    ) -> ClaimedPage:
         """Number the claim and move the checkpoint (called under the lock)."""
         before = self._saved
         positions = {DESCENDING: before.descending, ASCENDING: before.ascending}
@@ -303,7 +303,7 @@ class Meeting:
             and after.met == before.met
         )
         sequence = self._sequence - 1
-        return ListPage(records, chain, before, after, sequence, following, within_allowed)
+        return ClaimedPage(records, chain, before, after, sequence, following, within_allowed)
 
     def _newest_in(self, records: list[dict[str, Any]]) -> tuple[int | None, str | None]:
         newest = (self._saved.newest_created, self._saved.newest_id)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from source_openai_chat.api.client import ApiClient
-from source_openai_chat.api.paging import Page
+from source_openai_chat.api.paging import ApiPage
 from source_openai_chat.feed.pages import list_page_fetcher
 from source_openai_chat.feed.reader import warn_order_ignored
 from source_openai_chat.feed.state import ChainPosition, Checkpoint, FeedPosition
@@ -56,8 +56,8 @@ def open_feed(
 
 
 def list_read(
-    newest_first: Callable[[str | None], Page],
-    oldest_first: Callable[[str | None], Page],
+    newest_first: Callable[[str | None], ApiPage],
+    oldest_first: Callable[[str | None], ApiPage],
     position: FeedPosition,
     settings: ReadSettings,
     on_odd_record: Callable[[Any], None],

@@ -9,18 +9,18 @@ from airbyte_cdk.models import FailureType
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_openai_chat.api.client import ApiClient, Skipped
-from source_openai_chat.api.paging import Page
+from source_openai_chat.api.paging import ApiPage
 from source_openai_chat.feed.reader import CursorVanished
 
 
 def list_page_fetcher(
     client: ApiClient, page_size: int, model: str | None, order: str
-) -> Callable[[str | None], Page]:
+) -> Callable[[str | None], ApiPage]:
     """`fetch(after)` for one chain of the list (`order` "desc" or "asc"). The requester's
     error handler must hand a 404 back (IGNORE): with `after` set it means that id no longer
     exists, which the chain recovers from; without, the URL is wrong."""
 
-    def fetch(after: str | None) -> Page:
+    def fetch(after: str | None) -> ApiPage:
         params: dict[str, Any] = {"limit": page_size, "order": order}
         if after:
             params["after"] = after

@@ -20,7 +20,7 @@ from typing import Any
 from airbyte_cdk.models import FailureType
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
-from source_openai_chat.api.paging import Page, next_after, refuse_repeat
+from source_openai_chat.api.paging import ApiPage, next_after, refuse_repeat
 from source_openai_chat.feed.state import ChainPosition
 
 LOGGER = logging.getLogger("airbyte")
@@ -133,7 +133,7 @@ class NewestFirstFeed:
     `max_recoveries` times).
     """
 
-    fetch: Callable[[str | None], Page]
+    fetch: Callable[[str | None], ApiPage]
     lower_bound: int | None = None
     resume: ChainPosition | None = None
     on_odd_record: Callable[[Any], None] = lambda record: None
@@ -216,7 +216,7 @@ class OldestFirstFeed:
     `order` says): a `created` going down fails the read as an unsorted list.
     """
 
-    fetch: Callable[[str | None], Page]
+    fetch: Callable[[str | None], ApiPage]
     origin: ChainPosition | None = None
     resume: ChainPosition | None = None
     on_odd_record: Callable[[Any], None] = lambda record: None
@@ -324,7 +324,7 @@ class _Paging:
         self.paged_after.clear()
         return self.boundaries.pop()
 
-    def advance(self, page: Page) -> Boundary | None:
+    def advance(self, page: ApiPage) -> Boundary | None:
         """The end of `page`, now the place to page after; None at the end of the chain. The
         start and the last few ends are kept."""
         following = next_after(page, self.after, self.paged_after)

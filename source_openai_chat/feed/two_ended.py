@@ -17,14 +17,14 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from source_openai_chat.api.paging import ApiPage
 from source_openai_chat.feed.fetched_window import FetchedWindow
-from source_openai_chat.feed.meeting import ListPage, Meeting, Next
+from source_openai_chat.feed.meeting import ClaimedPage, Meeting, Next
 from source_openai_chat.feed.merge import merge_in_sequence
 from source_openai_chat.feed.reader import (
     ListedOldestFirst,
     NewestFirstFeed,
     OldestFirstFeed,
-    Page,
     warn_order_ignored,
 )
 from source_openai_chat.feed.state import ChainPosition, Checkpoint, FeedPosition
@@ -39,8 +39,8 @@ class ListRead:
     the newest-first chain runs in the caller's thread, a request at a time.
     """
 
-    newest_first: Callable[[str | None], Page]
-    oldest_first: Callable[[str | None], Page]
+    newest_first: Callable[[str | None], ApiPage]
+    oldest_first: Callable[[str | None], ApiPage]
     lower_bound: int | None
     anchor: ChainPosition | None
     checkpoint: Checkpoint | None
@@ -60,7 +60,7 @@ class ListRead:
         floor and the anchor."""
         return position.finished(self.meeting.newest_created, self.meeting.newest_id, fetched)
 
-    def pages(self) -> Iterator[ListPage]:
+    def pages(self) -> Iterator[ClaimedPage]:
         if self.meeting.finished:
             return iter(())
         if not self.background:
@@ -70,7 +70,7 @@ class ListRead:
             chains.append(self.ascending_pages())
         return merge_in_sequence(chains, lambda page: page.sequence)
 
-    def descending_pages(self) -> Iterator[ListPage]:
+    def descending_pages(self) -> Iterator[ClaimedPage]:
         """The newest-first chain's claimed pages (`pages()` runs each chain in a thread), or
         those of the one oldest-first chain that replaces it on a server listing oldest first."""
         if not self.meeting.alone:
@@ -85,7 +85,7 @@ class ListRead:
                 self.meeting.read_oldest_first_alone()
         yield from self._oldest_first_alone()
 
-    def _oldest_first_alone(self) -> Iterator[ListPage]:
+    def _oldest_first_alone(self) -> Iterator[ClaimedPage]:
         """The one chain of a server that lists oldest first whatever `order` says: from the
         oldest end (or its saved place) to the end of the list, above the lower bound."""
         feed = OldestFirstFeed(
@@ -105,7 +105,7 @@ class ListRead:
         finally:
             pages.close()
 
-    def _descend(self, resume: ChainPosition | None) -> Iterator[ListPage]:
+    def _descend(self, resume: ChainPosition | None) -> Iterator[ClaimedPage]:
         """Newest first after `resume` until the meeting says to stop or to jump."""
         feed = NewestFirstFeed(
             self.newest_first,
@@ -128,7 +128,7 @@ class ListRead:
         finally:
             pages.close()
 
-    def ascending_pages(self) -> Iterator[ListPage]:
+    def ascending_pages(self) -> Iterator[ClaimedPage]:
         """The oldest-first chain's claimed pages."""
         resume = self.checkpoint.ascending if self.checkpoint else None
         feed = OldestFirstFeed(

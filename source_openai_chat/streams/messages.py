@@ -38,7 +38,7 @@ from airbyte_cdk.sources.types import Record
 from source_openai_chat.api.client import ApiClient
 from source_openai_chat.api.rate_limiter import SharedRateLimiter, Stopped
 from source_openai_chat.feed.fetched_window import FetchedWindow
-from source_openai_chat.feed.meeting import ListPage
+from source_openai_chat.feed.meeting import ClaimedPage
 from source_openai_chat.feed.opening import ReadSettings, lower_bound
 from source_openai_chat.feed.state import Checkpoint, FeedPosition, FeedState
 from source_openai_chat.streams.messages_fetch import MessagesFetcher
@@ -205,7 +205,7 @@ class _OrderedDelivery:
         self._requested_past_checkpoint = 0  # the last printed one
         self._delivered_past_checkpoint = 0  # the last saved one
 
-    def add(self, completion: dict[str, Any], page: ListPage, page_end: bool) -> None:
+    def add(self, completion: dict[str, Any], page: ClaimedPage, page_end: bool) -> None:
         completion_id = completion.get("id")
         created = completion.get("created")
         if not isinstance(completion_id, str):
@@ -219,7 +219,7 @@ class _OrderedDelivery:
         checkpoint = page.after if page_end else page.within(completion)
         self._pending.append(_Listed(completion, messages, checkpoint, page_end))
 
-    def add_page_end(self, page: ListPage) -> None:
+    def add_page_end(self, page: ClaimedPage) -> None:
         """A page that delivered nothing but moved the checkpoint (a chain's place, or the
         chains meeting)."""
         self._pending.append(_Listed(None, None, page.after, page_end=True))
