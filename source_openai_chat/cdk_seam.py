@@ -51,7 +51,7 @@ def record_queue(source: ConcurrentDeclarativeSource) -> Queue[Any]:
     """`_message_repository._queue`: the queue through which worker threads hand every record
     to the main thread, created inside the source's constructor with a fixed `maxsize` of
     10,000 items. When stdout is read slowly (a slow destination) it fills to that cap, which
-    set the peak RSS (123 MiB for 20,000 records read at a quarter speed); `SourceOpenaiChat`
+    sets the peak memory (bench/results: RSS under a slow destination); `SourceOpenaiChat`
     lowers its `maxsize`, which `Queue.put` reads on every call. If the CDK stops sharing the
     queue this way, the contract test fails (and memory under backpressure is back to the CDK's
     cap, nothing else)."""

@@ -96,10 +96,10 @@ def run(args: list[str] | None = None) -> None:
 def exit_without_teardown() -> NoReturn:
     """Exit 0 once everything is printed, skipping the interpreter's teardown.
 
-    Why: with airbyte_cdk imported, the interpreter spends 0.27-0.33 s after `atexit` tearing
-    its modules down (measured on `import airbyte_cdk` alone), more than a small incremental
-    sync's whole read. Only a run that finished comes here: logs and output are flushed
-    first; a failing run exits the usual way (its excepthook prints the trace).
+    Why: with airbyte_cdk imported, the interpreter spends longer after `atexit` tearing its
+    modules down than a small incremental sync's whole read (figures: bench/results). Only a
+    run that finished comes here: logs and output are flushed first; a failing run exits the
+    usual way (its excepthook prints the trace).
     """
     logging.shutdown()
     sys.stdout.flush()

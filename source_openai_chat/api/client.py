@@ -162,7 +162,7 @@ class ApiClient:
 
 class _Adapter(HTTPAdapter):
     """Works out a host's connection-pool settings once instead of on every request (with a
-    CA bundle from the environment requests stats its path every time: a fifth of the CPU)."""
+    CA bundle from the environment, requests stats its path every time)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -189,7 +189,7 @@ def _session_without_per_request_environment(url: str) -> requests.Session:
     """A session that reads the proxy and CA settings of the environment once, here.
 
     With `trust_env` requests looks them up again on every request (and a ~/.netrc, whose
-    credentials would replace the key's header): a fifth of the CPU of a messages read.
+    credentials would replace the key's header), on the messages read's hot path.
     """
     session = requests.Session()
     session.proxies.update(requests.utils.get_environ_proxies(url))
