@@ -99,7 +99,7 @@ class OpenAIErrorHandler(DefaultErrorHandler):
     - A 200 whose body is not a complete JSON list page (truncated, an HTML page from a proxy)
       is retried as a transient error. Decoded as empty it would end the stream and drop
       records. A predicate filter (`'data' not in response`) can say the same, but it decodes
-      every page with the stdlib `json`, a second full parse of every page.
+      every page a second time, with the stdlib `json`.
       This check parses once with orjson and shares the result with the extractor.
     - `x-should-retry: true|false` overrides the filters, as OpenAI's own SDK obeys it first.
     """

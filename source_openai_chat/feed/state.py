@@ -1,46 +1,9 @@
 """The `chat_completions` state: versioned, with a checkpoint inside an unfinished sync.
 
-A sync reads the list from both ends (feed/two_ended.py): newest first from the top, and oldest
-first from the `anchor` (the newest completion the last finished sync delivered) or, on a first
-or full read without `start_date`, from the oldest end. Until the two chains meet, the only safe
-summary of what was delivered is "the top down to this id, and the anchor up to that id", which a
-single `created` value cannot say. So the state keeps, per position (all models, or one model
-when `models` is set):
-
-- `created`: the floor. Every completion at or above it (minus the lookback) was delivered by
-  a sync that finished. This is the only key of version 1 (the CDK's `{"created": "..."}`).
-- `anchor`: the id of a completion created at the floor that the last finished sync delivered;
-  the next sync reads the list upward after it (version 3).
-- `checkpoint` (only while a sync is unfinished): `after`, the id of the last completion the
-  newest-first chain delivered, to continue after it; `after_created`, its `created`, to find the
-  place again if that id was deleted meanwhile; `ascending`, the same for the oldest-first chain
-  (`proven` once the server was seen listing oldest first: until then that chain's place stops
-  neither chain; the top-level `proven` says the same of the newest-first chain), and `origin`,
-  the anchor it started after (null: the oldest end); `met`, once the chains met (what is left
-  is the newest-first chain's read below the anchor); `listed_oldest_first`, once the server
-  answered a newest-first request oldest first (it ignores `order`): the read is then one chain
-  from the oldest end, whose place is `ascending`;
-  `newest_created`/`newest_id`, the newest completion delivered, which become the floor and the
-  anchor once the sync finishes.
-- `fetched` (the messages stream only): the completions of the lookback window whose messages
-  were delivered, so the next sync does not request them again (see feed/fetched_window.py).
-
-Version 3 (this one):
-    {"state_version": 3, "created": "1767225600", "anchor": "chatcmpl-..",
-     "checkpoint": {"after": "chatcmpl-..", "after_created": 1767139200, "proven": true,
-                    "ascending": {"after": "chatcmpl-..", "after_created": 1767228000,
-                                  "proven": true},
-                    "origin": "chatcmpl-..", "met": false,
-                    "newest_created": 1767312000, "newest_id": "chatcmpl-.."},
-     "fetched": "AAAAAGlP...",
-     "models": {"gpt-4o": {"created": "...", "anchor": "...", "checkpoint": {...}}}}
-
-Version 2 had no `anchor` and a checkpoint of the newest-first chain only (`after`,
-`after_created`, `newest_created`): it reads as version 3 without them, so the first sync after
-the upgrade reads newest first alone and leaves an anchor for the next.
-
-`chat_completion_messages` keeps the same shape for the completions it lists; its version 1 is
-the CDK's substream state (`{"parent_state": {"chat_completions": <version 1>}, ...}`).
+The format, every key and every version that is still read, is specified in docs/state.md:
+per list position (all models, or one model) the floor (`created`), the `anchor` the next sync
+reads upward after, a `checkpoint` while a sync is unfinished (each chain's place and proof,
+whether they met, the newest completion delivered) and, for the messages stream, `fetched`.
 """
 
 from __future__ import annotations
