@@ -51,11 +51,14 @@ QUIET_SECONDS = 3.0  # QUIET_ANSWERS answers (a limit that rose, or a cut too de
 QUIET_ANSWERS = 100
 MIN_RATE = 0.5  # requests/s: never slower, whatever the API says
 MAX_RATE = 1e6  # requests/s: the pace stops growing here (effectively unpaced)
-SAMPLE = 20  # the latest answers, which measure the rate the API admits
+SAMPLE = 100  # the latest answers, which measure the rate the API admits
 MIN_MEASURE_ANSWERS = 3  # a measure needs at least this many answers ...
-MIN_MEASURE_SECONDS = 0.05  # ... spanning at least this long
+MIN_MEASURE_SECONDS = 0.25  # ... spanning at least this long (threads answer in clumps)
 LOG_EVERY_SECONDS = 60.0  # at least one line a minute while the pool waits (Airbyte kills a
 # source that stays silent)
+HEADROOM = 0.98  # the share of a stated rate the headers' copy refills at: requests reach the
+# API a few milliseconds early or late, and a bucket of one request has no slack for that
+REPLAN_GROWTH = 1.5  # the waiting turns are planned again once the pace grew by this much
 LONGEST_SLEEP = 15.0  # a long wait is slept in slices, to log and to notice a stop
 
 
@@ -125,7 +128,8 @@ class SharedRateLimiter:
         self._paused_until = now
         self._sent = 0  # requests sent so far (their turns came)
         self._waiting = 0  # requests given a turn that has not come yet
-        self._plan = 0  # changes when a 429 makes every waiting turn void
+        self._plan = 0  # changes when new knowledge makes every waiting turn void
+        self._planned_rate = self._rate  # the pace the waiting turns were planned at
         self._limited = False  # a 429 came: the start is over
         self._bucket: _Bucket | None = None
         self._cut_at_number = 0  # a 429 to a request acquired before this one does not cut
@@ -202,6 +206,8 @@ class SharedRateLimiter:
                 if answered:  # a burst the API lets through must not set the pace alone
                     ceiling = min(ceiling, max(2.0 * answered, START_RATE))
             self._rate = max(min(self._rate * (1.0 + growth), ceiling), MIN_RATE)
+            if not self._bucket and self._rate > REPLAN_GROWTH * self._planned_rate:
+                self._replan(now)  # turns planned at a much slower pace would hold it back
 
     def rate_limited(
         self, slot: Slot, retry_after: float | None, headers: RateLimitHeaders | None = None
@@ -240,6 +246,7 @@ class SharedRateLimiter:
         """Void every waiting turn (called under the lock): the waiting requests plan again
         from the pause, at the pace the 429 set, taking back what they had reserved."""
         self._plan += 1
+        self._planned_rate = self._rate
         self._next_slot = max(now, self._paused_until)
         if self._bucket:
             self._bucket.tokens += self._waiting
@@ -256,16 +263,20 @@ class SharedRateLimiter:
     def _copy_bucket(self, slot: Slot, headers: RateLimitHeaders, now: float) -> None:
         """What the API says is left, less the requests sent after this one (which it counts
         after it, or will)."""
-        if not self._limited:  # the stated rate ends the start
+        first = self._bucket is None
+        if first:  # the stated rate ends the start, and a cut made before it
             self._rate = max(self._rate, headers.rate)
         # Another client spending the same limit leaves less than the stated rate: 429s cut
         # the pace below it as they do without headers, and answers grow it back.
-        rate = min(headers.rate, self._rate, self._max_rate or MAX_RATE)
+        rate = min(HEADROOM * headers.rate, self._rate, self._max_rate or MAX_RATE)
         capacity = max(1.0, headers.remaining + headers.reset_seconds * headers.rate)
         # Requests sent after this one, and those waiting for their turn, spend from what is
         # left as well.
         tokens = headers.remaining - self._after(slot) - self._waiting
+        predicted = None if first else self._bucket.tokens_at(now)  # type: ignore[union-attr]
         self._bucket = _Bucket(rate, capacity, tokens, now)
+        if predicted is None or tokens < predicted - 1.0:
+            self._replan(now)  # the waiting turns were planned on a view richer than this
 
     def _after(self, slot: Slot) -> int:
         return self._sent - slot.number - 1
@@ -275,8 +286,14 @@ class SharedRateLimiter:
         refuses requests, that is the rate it admits. Too soon after a cut to measure it, two
         bounds from above must do: the rate answers came at lately (a burst the API allowed
         at the start counts in it, so it may be high), and one request per `retry-after` (the
-        wait for the next request the API admits)."""
+        wait for the next request the API admits). With the headers' copy of the bucket, a
+        429 means someone else spends the same limit: the pace steps down by `DECREASE`."""
         self._limited = True
+        if self._bucket:
+            self._rate = max(MIN_RATE, DECREASE * min(self._rate, self._bucket.rate))
+            self._bucket.rate = min(self._bucket.rate, self._rate)
+            self._cut_at_number = self._sent
+            return
         admitted = self._admitted(since=self._cut_at_number)
         if admitted is None:
             bounds = [self._rate, self._admitted(since=0) or self._rate]
