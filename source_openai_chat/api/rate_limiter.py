@@ -14,11 +14,13 @@ How it paces, in three phases:
   within a fraction of a second, while the first requests never arrive as one burst that a
   small bucket would answer with a 429 each.
 - **OpenAI's headers.** Once an answer carries `x-ratelimit-limit/remaining/reset-requests`
-  (rate_limit_headers.py), the limiter keeps a copy of the API's bucket: it refills at the
-  stated rate, up to what the reset time says the bucket holds, and every answer with the
-  headers sets it again to what the API says is left, less the requests sent after that one.
-  A request is sent when the copy has a token for it, so the pace is the admitted rate, and
-  another client spending the same limit shows up as fewer tokens left.
+  (rate_limit_headers.py), the limiter keeps a copy of the API's bucket: it refills at
+  `HEADROOM` of the stated rate (requests reach the API a few milliseconds early or late), up
+  to what the reset time says the bucket holds, and every answer with the headers sets it
+  again to what the API says is left, less the requests sent after that one and those
+  waiting. A request is sent when the copy has a token for it, so the pace is the admitted
+  rate. Another client spending the same limit shows up as 429s: each steps the pace down by
+  `DECREASE`, and answers grow it back as below.
 - **Without headers**, after the first 429: the pace is cut to `DECREASE` x the rate at which
   answers came back just before (one cut per round trip: a 429 to a request sent before the
   last cut does not cut again), and grows by `GROWTH` with every answer, or `QUIET_GROWTH` once
@@ -26,7 +28,10 @@ How it paces, in three phases:
   answers and stays just under it, whatever the bucket's size, at about one 429 per probe.
 
 Every 429 also pauses the whole pool for its `retry-after-ms` / `retry-after`, and never counts
-as a retry. `max_requests_per_second` caps the pace in every phase.
+as a retry. `max_requests_per_second` caps the pace in every phase. A request waits for a turn
+planned at the pace of the moment; turns still waiting are planned again when a 429 comes,
+when the pace has grown by `REPLAN_GROWTH`, or when the headers show less left than planned,
+so no request goes out on a plan the limiter has since learned better than.
 """
 
 from __future__ import annotations
