@@ -11,8 +11,8 @@ How it paces, in three phases:
 
 - **Start.** The pace starts at `START_RATE` and grows by `START_GROWTH` with every answer, up
   to twice the rate at which answers come back, so a sync without a limit is at full speed
-  within a fraction of a second, while the first requests never arrive as one burst that a
-  small bucket would answer with a 429 each.
+  within a few round trips, while the first requests never arrive as one burst that a small
+  bucket would answer with a 429 each.
 - **OpenAI's headers.** Once an answer carries `x-ratelimit-limit/remaining/reset-requests`
   (rate_limit_headers.py), the limiter keeps a copy of the API's bucket: it refills at
   `HEADROOM` of the stated rate (requests reach the API a few milliseconds early or late), up
@@ -48,7 +48,7 @@ from source_openai_chat.api.rate_limit_headers import RateLimitHeaders
 LOGGER = logging.getLogger("airbyte")
 
 START_RATE = 20.0  # requests/s before any answer
-START_GROWTH = 0.125  # the pace grows by this share with every answer until the first 429
+START_GROWTH = 0.5  # the pace grows by this share with every answer until the first 429
 DECREASE = 0.93  # the pace after a 429, as a share of the rate that gets through
 GROWTH = 0.001  # the pace grows by this share with every answer after a 429 ...
 QUIET_GROWTH = 0.01  # ... and by this share once no 429 came for QUIET_SECONDS and
