@@ -48,7 +48,7 @@ from source_openai_chat.api.rate_limit_headers import RateLimitHeaders
 LOGGER = logging.getLogger("airbyte")
 
 START_RATE = 20.0  # requests/s before any answer
-START_GROWTH = 0.5  # the pace grows by this share with every answer until the first 429
+START_GROWTH = 0.25  # the pace grows by this share with every answer until the first 429
 DECREASE = 0.93  # the pace after a 429, as a share of the rate that gets through
 GROWTH = 0.001  # the pace grows by this share with every answer after a 429 ...
 QUIET_GROWTH = 0.01  # ... and by this share once no 429 came for QUIET_SECONDS and
@@ -291,8 +291,9 @@ class SharedRateLimiter:
         refuses requests, that is the rate it admits. Too soon after a cut to measure it, two
         bounds from above must do: the rate answers came at lately (a burst the API allowed
         at the start counts in it, so it may be high), and one request per `retry-after` (the
-        wait for the next request the API admits). With the headers' copy of the bucket, a
-        429 means someone else spends the same limit: the pace steps down by `DECREASE`."""
+        wait for the next request the API admits) when that is under a second. With the
+        headers' copy of the bucket, a 429 means someone else spends the same limit: the pace
+        steps down by `DECREASE`."""
         self._limited = True
         if self._bucket:
             self._rate = max(MIN_RATE, DECREASE * min(self._rate, self._bucket.rate))
@@ -302,7 +303,9 @@ class SharedRateLimiter:
         admitted = self._admitted(since=self._cut_at_number)
         if admitted is None:
             bounds = [self._rate, self._admitted(since=0) or self._rate]
-            if retry_after:
+            # Only a wait in milliseconds says when the next request is admitted: a
+            # `retry-after` of whole seconds is a rounded-up hint, far below the rate.
+            if retry_after and retry_after < 1.0:
                 bounds.append(1.0 / retry_after)
             admitted = min(bounds)
         self._rate = max(MIN_RATE, DECREASE * min(self._rate, admitted))
