@@ -192,6 +192,19 @@ def test_429s_to_requests_sent_before_a_cut_do_not_cut_again():
     assert pool.rate == after_first_cut
 
 
+def test_a_retry_after_in_whole_seconds_does_not_cut_the_pace_to_one_a_second():
+    """OpenAI may send only `retry-after: 1`, a rounded-up hint: not the admitted rate."""
+    clock = FakeClock(1000.0)
+    pool = limiter(clock)
+    answered(pool, clock, 40, every=0.05)  # 20/s got through
+    pool.rate_limited(pool.acquire(), retry_after=1.0)
+    after_first_cut = pool.rate
+
+    pool.rate_limited(pool.acquire(), retry_after=1.0)  # again before a measure
+
+    assert pool.rate >= DECREASE * after_first_cut * 0.99
+
+
 def test_the_pace_grows_back_while_answers_come():
     clock = FakeClock(1000.0)
     pool = limiter(clock)
