@@ -133,6 +133,7 @@ class SharedRateLimiter:
         self._paused_until = now
         self._sent = 0  # requests sent so far (their turns came)
         self._waiting = 0  # requests given a turn that has not come yet
+        self._reserved = 0  # tokens of the headers' copy those turns hold, in this plan
         self._plan = 0  # changes when new knowledge makes every waiting turn void
         self._planned_rate = self._rate  # the pace the waiting turns were planned at
         self._limited = False  # a 429 came: the start is over
@@ -165,8 +166,10 @@ class SharedRateLimiter:
             with self._lock:
                 now = self._clock()
                 start = max(now, self._paused_until, self._next_slot)
+                reserved = self._bucket is not None
                 if self._bucket:
                     start = max(start, self._bucket_turn(now))
+                    self._reserved += 1
                 elif self._rate < MAX_RATE:
                     self._next_slot = start + 1.0 / self._rate
                 if self._max_rate:
@@ -181,6 +184,10 @@ class SharedRateLimiter:
                     self._waiting -= 1
             if came:
                 with self._lock:
+                    if reserved and plan == self._plan:
+                        self._reserved -= 1  # spent now
+                    elif reserved and self._bucket:  # a replan just gave its token back
+                        self._bucket.tokens -= 1.0
                     slot = Slot(start, self._sent)
                     self._sent += 1
                 return slot
@@ -227,7 +234,8 @@ class SharedRateLimiter:
             if headers:
                 self._copy_bucket(slot, headers, now)
             elif self._bucket:  # the copy was off: the bucket is empty now
-                self._bucket.tokens = min(self._bucket.tokens_at(now), 0.0) - self._after(slot)
+                left = min(self._bucket.tokens_at(now), 0.0)
+                self._bucket.tokens = left - self._after(slot) - self._reserved
                 self._bucket.updated = now
             if slot.number >= self._cut_at_number:
                 self._cut(retry_after)
@@ -249,12 +257,14 @@ class SharedRateLimiter:
 
     def _replan(self, now: float) -> None:
         """Void every waiting turn (called under the lock): the waiting requests plan again
-        from the pause, at the pace the 429 set, taking back what they had reserved."""
+        from the pause, at the pace the 429 set. The copy of the bucket takes back the tokens
+        their turns held (once: a second replan before they plan again gives back nothing)."""
         self._plan += 1
         self._planned_rate = self._rate
         self._next_slot = max(now, self._paused_until)
         if self._bucket:
-            self._bucket.tokens += self._waiting
+            self._bucket.tokens += self._reserved
+        self._reserved = 0
         self._replanned.notify_all()
 
     def _bucket_turn(self, now: float) -> float:
@@ -275,9 +285,9 @@ class SharedRateLimiter:
         # the pace below it as they do without headers, and answers grow it back.
         rate = min(HEADROOM * headers.rate, self._rate, self._max_rate or MAX_RATE)
         capacity = max(1.0, headers.remaining + headers.reset_seconds * headers.rate)
-        # Requests sent after this one, and those waiting for their turn, spend from what is
-        # left as well.
-        tokens = headers.remaining - self._after(slot) - self._waiting
+        # Requests sent after this one, and the turns waiting on tokens of this copy, spend
+        # from what is left as well.
+        tokens = headers.remaining - self._after(slot) - self._reserved
         predicted = None if first else self._bucket.tokens_at(now)  # type: ignore[union-attr]
         self._bucket = _Bucket(rate, capacity, tokens, now)
         if predicted is None or tokens < predicted - 1.0:
