@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shlex
 import subprocess
+import tomllib
 from pathlib import Path
+
+import yaml
 
 from integration_tests.harness import CONNECTOR_ROOT
 from quickstart.python import find as find_python
@@ -91,3 +95,21 @@ def test_docker_install_steps_give_a_working_connector_without_dev_tools(tmp_pat
     names = {package["name"] for package in json.loads(installed)}
     assert "source-openai-chat" in names
     assert not names & {"pytest", "requests-mock", "ruff", "airbyte"}
+
+
+def test_the_install_test_uses_the_python_of_the_base_image_and_the_package_admits_it():
+    # python-connector-base's Python by tag (Airbyte's image notes, shared/reference).
+    pythons = {"4.0.2": "3.11", "4.1.0": "3.13"}
+    tag = re.search(
+        r":(\d+\.\d+\.\d+)@",
+        yaml.safe_load((CONNECTOR_ROOT / "metadata.yaml").read_text())["data"][
+            "connectorBuildOptions"
+        ]["baseImage"],
+    )
+
+    assert tag
+    assert pythons[tag.group(1)] == IMAGE_PYTHON
+    assert (
+        tomllib.loads((CONNECTOR_ROOT / "pyproject.toml").read_text())["project"]["requires-python"]
+        == ">=3.11,<3.15"
+    )

@@ -37,13 +37,3 @@ class TestSourceOpenaiChat(SourceTestSuiteBase):
     @classmethod
     def get_scenarios(cls) -> list[ConnectorTestScenario]:
         return [_pointed_at_emulator(s) for s in super().get_scenarios()]
-
-    @classmethod
-    def create_connector(cls, scenario: ConnectorTestScenario | None) -> SourceOpenaiChat:
-        """The declarative source interpolates only the config it is built with."""
-        if scenario is None:
-            return SourceOpenaiChat()
-        config = scenario.get_config_dict(
-            connector_root=cls.get_connector_root_dir(), empty_if_missing=True
-        )
-        return SourceOpenaiChat(config=config)

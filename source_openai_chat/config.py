@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Mapping
 from datetime import datetime
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit, urlunsplit
@@ -28,34 +27,77 @@ DEFAULT_BASE_URL = "https://api.openai.com/v1"
 DEFAULT_LOOKBACK_MINUTES = 60
 DATE_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 DATE_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$"
+# The form's sections (spec.py): what most users set, then filters, then tuning.
+CONNECTION, FILTERS, ADVANCED = "connection", "filters", "advanced"
 
 
 class InvalidConfig(ValueError):
     """A config the connector refuses; the message names the field(s)."""
 
 
+def form(order: int | None = None, group: str | None = None, **extra: Any) -> dict[str, Any]:
+    """The Airbyte form's extras for a field (spec.py writes them into the spec)."""
+    placed = {"order": order, "group": group} if order is not None else {}
+    return {**placed, **extra}
+
+
 class MetadataPair(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    key: str = Field(min_length=1, max_length=64)
-    value: str = Field(max_length=512)
+    key: str = Field(
+        min_length=1,
+        max_length=64,
+        title="Key",
+        description="A metadata key as sent on the create call (up to 64 characters).",
+        examples=["team"],
+        json_schema_extra=form(airbyte_secret=False),
+    )
+    value: str = Field(
+        max_length=512,
+        title="Value",
+        description="The value that key must have (exact match, up to 512 characters).",
+        examples=["search"],
+    )
 
 
 class OpenAIProvider(BaseModel):
+    model_config = ConfigDict(title="OpenAI")
+
     provider: Literal["openai"]
 
 
 class AzureProvider(BaseModel):
+    model_config = ConfigDict(title="Azure OpenAI")
+
     provider: Literal["azure"]
     api_version: str | None = Field(
-        default=None, pattern=r"^([0-9]{4}-[0-9]{2}-[0-9]{2}(-preview)?)?$"
+        default=None,
+        pattern=r"^([0-9]{4}-[0-9]{2}-[0-9]{2}(-preview)?)?$",
+        title="API Version",
+        description="Only for the legacy endpoint https://RESOURCE.openai.azure.com/openai (for "
+        "example 2025-02-01-preview). Leave empty with the v1 endpoint, .../openai/v1.",
+        examples=["2025-02-01-preview"],
     )
 
 
 class CompatibleProvider(BaseModel):
+    model_config = ConfigDict(title="OpenAI-compatible server")
+
     provider: Literal["openai_compatible"]
-    auth_header: str = Field(default="Authorization", min_length=1, pattern=r"^[A-Za-z0-9-]+$")
-    auth_prefix: str = "Bearer "
+    auth_header: str = Field(
+        default="Authorization",
+        min_length=1,
+        pattern=r"^[A-Za-z0-9-]+$",
+        title="Auth Header",
+        description="The request header that carries the key.",
+        examples=["Authorization", "X-API-Key"],
+    )
+    auth_prefix: str = Field(
+        default="Bearer ",
+        title="Auth Value Prefix",
+        description="Written before the key in that header; empty for a bare key.",
+        examples=["Bearer ", ""],
+    )
 
     @field_validator("auth_prefix")
     @classmethod
@@ -69,26 +111,161 @@ ApiProvider = Annotated[
 
 
 class OpenAIChatConfig(BaseModel):
-    """Mirrors `spec.connection_specification` in manifest.yaml (a unit test keeps them equal)."""
+    """The config and the Airbyte form drawn from it (spec.py): each field's type, default,
+    bounds, pattern, words and place in the form are written here once."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", title="OpenAI Stored Chat Completions")
 
-    api_key: str = Field(min_length=1)
-    api_provider: ApiProvider = Field(
-        default=OpenAIProvider(provider="openai"), json_schema_extra={"type": "object"}
+    api_key: str = Field(
+        min_length=1,
+        title="API Key",
+        description="An OpenAI API key with read access to Chat Completions in the project that "
+        'stores them (platform.openai.com → API keys). A restricted key needs the "Read" '
+        'permission on "Chat completions".',
+        examples=["sk-proj-..."],
+        json_schema_extra=form(0, CONNECTION, airbyte_secret=True),
     )
-    base_url: str = Field(default=DEFAULT_BASE_URL, pattern=r"^https?://[^\s/]+.*$")
-    organization_id: str | None = None
-    project_id: str | None = None
-    start_date: str | None = Field(default=None, pattern=DATE_PATTERN)
-    lookback_window_minutes: int = Field(default=DEFAULT_LOOKBACK_MINUTES, ge=0, strict=True)
-    page_size: int = Field(default=100, ge=1, le=100, strict=True)
-    max_retries: int = Field(default=5, ge=0, le=20, strict=True)
-    max_retry_seconds: int = Field(default=600, ge=1, le=86400, strict=True)
-    num_workers: int = Field(default=8, ge=1, le=32, strict=True)
-    max_requests_per_second: float | None = Field(default=None, gt=0, le=10000)
-    models: list[str] | None = Field(default=None, json_schema_extra={"uniqueItems": True})
-    metadata_filter: list[MetadataPair] | None = None
+    api_provider: ApiProvider = Field(
+        default=OpenAIProvider(provider="openai"),
+        title="API Provider",
+        description="Where your stored completions live: OpenAI (the default), Azure OpenAI, or "
+        "another server that implements OpenAI's stored chat completions API. For Azure, also "
+        "set the Base URL to your resource's endpoint.",
+        examples=[
+            {"provider": "openai"},
+            {"provider": "azure", "api_version": "2025-02-01-preview"},
+        ],
+        json_schema_extra=form(1, CONNECTION, type="object"),
+    )
+    base_url: str = Field(
+        default=DEFAULT_BASE_URL,
+        pattern=r"^https?://[^\s/]+.*$",
+        title="Base URL",
+        description="Root of the API. Change it for Azure OpenAI "
+        "(https://RESOURCE.openai.azure.com/openai/v1), an OpenAI-compatible gateway or a local "
+        "emulator. Plain http:// is accepted for loopback hosts only, so the key is never sent "
+        "in clear.",
+        examples=[
+            "https://api.openai.com/v1",
+            "https://my-resource.openai.azure.com/openai/v1",
+            "http://127.0.0.1:8080/v1",
+        ],
+        json_schema_extra=form(2, CONNECTION),
+    )
+    organization_id: str | None = Field(
+        default=None,
+        title="Organization ID",
+        description="Sent as the OpenAI-Organization header. Set it when your key belongs to "
+        "several organizations (Settings → Organization → General).",
+        examples=["org-a1b2c3d4e5f6"],
+        json_schema_extra=form(3, CONNECTION),
+    )
+    project_id: str | None = Field(
+        default=None,
+        title="Project ID",
+        description="Sent as the OpenAI-Project header. Stored completions belong to a project: "
+        "set it when your key can reach several projects (Settings → Project → "
+        "General).",
+        examples=["proj_a1b2c3d4e5f6"],
+        json_schema_extra=form(4, CONNECTION),
+    )
+    start_date: str | None = Field(
+        default=None,
+        pattern=DATE_PATTERN,
+        title="Start Date",
+        description="UTC date-time; completions created before it are not synced. Leave empty "
+        "to sync everything OpenAI still stores.",
+        examples=["2026-01-01T00:00:00Z"],
+        json_schema_extra=form(
+            5, FILTERS, format="date-time", pattern_descriptor="YYYY-MM-DDTHH:MM:SSZ"
+        ),
+    )
+    models: list[str] | None = Field(
+        default=None,
+        title="Models",
+        description="Sync only completions made with these exact model names (filtered by "
+        "OpenAI). Each model is read as its own partition, concurrently. Leave empty for all "
+        "models.",
+        examples=[["gpt-4o-2024-08-06", "gpt-4o-mini-2024-07-18"]],
+        json_schema_extra=form(6, FILTERS, uniqueItems=True),
+    )
+    metadata_filter: list[MetadataPair] | None = Field(
+        default=None,
+        title="Metadata Filter",
+        description="Sync only completions whose metadata has all of these key/value pairs, as "
+        "sent with `metadata` on the create call (for example team=search).",
+        examples=[[{"key": "team", "value": "search"}, {"key": "feature", "value": "summarize"}]],
+        json_schema_extra=form(7, FILTERS),
+    )
+    lookback_window_minutes: int = Field(
+        default=DEFAULT_LOOKBACK_MINUTES,
+        ge=0,
+        strict=True,
+        title="Lookback Window (minutes)",
+        description="Each incremental sync re-reads this many minutes before the last synced "
+        "`created`, to catch completions that finished (and became listed) after a sync, with "
+        "an older `created`. Cover your longest completion; 60 covers any OpenAI request "
+        "timeout.",
+        examples=[60],
+        json_schema_extra=form(8, ADVANCED),
+    )
+    page_size: int = Field(
+        default=100,
+        ge=1,
+        le=100,
+        strict=True,
+        title="Page Size",
+        description="Completions per request (1-100). Lower it only if a gateway times out.",
+        examples=[100],
+        json_schema_extra=form(9, ADVANCED),
+    )
+    max_retries: int = Field(
+        default=5,
+        ge=0,
+        le=20,
+        strict=True,
+        title="Max Retries per Request",
+        description="How often a request is retried after a rate limit (429), a server error "
+        "(5xx), a timeout or a broken response before the sync fails. Waits follow OpenAI's "
+        "Retry-After, else grow 1, 2, 4, 8... seconds.",
+        examples=[5],
+        json_schema_extra=form(10, ADVANCED),
+    )
+    max_retry_seconds: int = Field(
+        default=600,
+        ge=1,
+        le=86400,
+        strict=True,
+        title="Max Retry Time per Request (seconds)",
+        description="The longest a single request keeps being retried (including the waits) "
+        "before the sync fails with a transient error. The sync can then be resumed from its "
+        "last state.",
+        examples=[600],
+        json_schema_extra=form(11, ADVANCED),
+    )
+    num_workers: int = Field(
+        default=8,
+        ge=1,
+        le=32,
+        strict=True,
+        title="Concurrent Requests",
+        description="How many messages requests run at once (input messages are fetched one "
+        "completion at a time). Rate limits are handled for the whole pool: a 429 slows every "
+        "worker down.",
+        examples=[8],
+        json_schema_extra=form(12, ADVANCED),
+    )
+    max_requests_per_second: float | None = Field(
+        default=None,
+        gt=0,
+        le=10000,
+        title="Max Requests per Second",
+        description="Optional ceiling on messages requests per second, to leave headroom for "
+        "your production traffic, which shares the organization's rate limits. Without it the "
+        "connector goes as fast as the API allows and slows down on HTTP 429.",
+        examples=[20],
+        json_schema_extra=form(13, ADVANCED),
+    )
 
     @field_validator("api_key")
     @classmethod
@@ -184,19 +361,6 @@ def parse_config(raw: Any) -> OpenAIChatConfig:
     except ValidationError as error:
         problems = [_describe(problem) for problem in error.errors(include_input=False)]
         raise InvalidConfig("Invalid config: " + "; ".join(problems) + ".") from None
-
-
-def with_defaults(raw: Mapping[str, Any]) -> dict[str, Any]:
-    """The config as the manifest and the components read it: every default applied here, so
-    no other place carries one. An optional field without a default stays absent (the CDK
-    checks this config against the spec, whose fields are not nullable). A config the model
-    refuses keeps its values over the defaults (the verbs refuse it by field name before
-    anything reads it)."""
-    try:
-        return parse_config(dict(raw)).model_dump(mode="json", exclude_none=True)
-    except InvalidConfig:
-        defaults = OpenAIChatConfig.model_construct().model_dump(mode="json", exclude_none=True)
-        return {**defaults, **raw}
 
 
 def _describe(problem: Any) -> str:

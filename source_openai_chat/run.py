@@ -17,7 +17,7 @@ from airbyte_cdk.models import AirbyteMessage, ConnectorSpecification, Type
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_openai_chat.interrupt import exit_on_signals
-from source_openai_chat.source import SourceOpenaiChat, validate_config
+from source_openai_chat.source import SourceOpenaiChat, validated
 
 STATE_LINE = '{"type":"STATE"'
 
@@ -37,7 +37,7 @@ class OpenAIChatEntrypoint(AirbyteEntrypoint):
 
     @staticmethod
     def validate_connection(source_spec: ConnectorSpecification, config: Any) -> None:
-        validate_config(config)
+        validated(config)
         AirbyteEntrypoint.validate_connection(source_spec, config)
 
     def run(self, parsed_args: argparse.Namespace) -> Iterator[str]:
@@ -108,21 +108,20 @@ def exit_without_teardown() -> NoReturn:
 
 
 def protocol_lines(args: list[str]) -> Iterator[str]:
-    """Build the source with config, catalog and state up front (the declarative source only
-    interpolates the config it was constructed with), then run the verb. An input file it
-    cannot use (inputs.py) ends it with a config_error trace and exit code 1."""
+    """Run the verb. An input file it cannot use (inputs.py) ends it at once with a
+    config_error trace and exit code 1, before anything is read."""
     parsed = AirbyteEntrypoint.parse_args(args)
-    config_path = getattr(parsed, "config", None)
-    catalog_path = getattr(parsed, "catalog", None)
-    state_path = getattr(parsed, "state", None)
+    readers = {
+        "config": SourceOpenaiChat.read_config,
+        "catalog": SourceOpenaiChat.read_catalog,
+        "state": SourceOpenaiChat.read_state,
+    }
     try:
-        source = SourceOpenaiChat(
-            config=SourceOpenaiChat.read_config(config_path) if config_path else None,
-            catalog=SourceOpenaiChat.read_catalog(catalog_path) if catalog_path else None,
-            state=SourceOpenaiChat.read_state(state_path) if state_path else None,
-            config_path=config_path,
-        )
+        for name, read in readers.items():
+            path = getattr(parsed, name, None)
+            if path:
+                read(path)
     except AirbyteTracedException as refused:
         yield AirbyteEntrypoint.airbyte_message_to_string(refused.as_airbyte_message())
         raise SystemExit(1) from None
-    yield from OpenAIChatEntrypoint(source).run(parsed)
+    yield from OpenAIChatEntrypoint(SourceOpenaiChat()).run(parsed)

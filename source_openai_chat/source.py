@@ -1,13 +1,17 @@
-"""The connector: the declarative manifest shipped in this package, behind a config check."""
+"""The connector: spec, check, discover and read over two concurrent streams.
+
+A Python source on airbyte-cdk's public concurrent engine (`ConcurrentSource.create`), which it
+owns: its bounded record queue, its message repository and its state manager. The streams are
+`DefaultStream`s with the connector's own partitions and cursor (streams/).
+"""
 
 from __future__ import annotations
 
-import copy
-import functools
 import logging
 from collections.abc import Iterator, Mapping, MutableMapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from importlib import resources
+from queue import Queue
 from typing import Any
 
 from airbyte_cdk.models import (
@@ -16,23 +20,28 @@ from airbyte_cdk.models import (
     AirbyteErrorTraceMessage,
     AirbyteMessage,
     AirbyteStateMessage,
+    AirbyteStreamStatus,
     ConfiguredAirbyteCatalog,
+    ConnectorSpecification,
     FailureType,
     Status,
     SyncMode,
     Type,
 )
-from airbyte_cdk.sources.declarative.concurrent_declarative_source import (
-    ConcurrentDeclarativeSource,
-)
-from airbyte_cdk.sources.declarative.requesters import HttpRequester
-from airbyte_cdk.sources.streams.concurrent.abstract_stream import AbstractStream
+from airbyte_cdk.sources import Source
+from airbyte_cdk.sources.concurrent_source.concurrent_source import ConcurrentSource
+from airbyte_cdk.sources.connector_state_manager import ConnectorStateManager
+from airbyte_cdk.sources.message import InMemoryMessageRepository, MessageRepository
+from airbyte_cdk.sources.message.concurrent_repository import ConcurrentMessageRepository
 from airbyte_cdk.sources.streams.concurrent.default_stream import DefaultStream
+from airbyte_cdk.sources.utils.slice_logger import DebugSliceLogger
+from airbyte_cdk.utils.stream_status_utils import as_airbyte_message as stream_status_message
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
-from airbyte_cdk.utils.yaml_loader import safe_load_yaml
 
-from source_openai_chat import cdk_seam, inputs
-from source_openai_chat.api.client import ApiClient
+from source_openai_chat import inputs
+from source_openai_chat.api.answers import NotFound, RetriesExhausted
+from source_openai_chat.api.client import ApiClient, Retries
+from source_openai_chat.api.endpoint import list_endpoint, messages_endpoint
 from source_openai_chat.api.rate_limiter import SharedRateLimiter
 from source_openai_chat.config import (
     DATE_FORMAT,
@@ -40,61 +49,54 @@ from source_openai_chat.config import (
     OpenAIChatConfig,
     parse_config,
     redact_url,
-    with_defaults,
-)
-from source_openai_chat.errors import (
-    closing_summary,
-    explain_check_failure,
 )
 from source_openai_chat.feed.opening import ReadSettings
 from source_openai_chat.feed.state import FeedState, UnreadableState
+from source_openai_chat.spec import specification
 from source_openai_chat.streams.completions import STREAM_NAME, build_completions_stream
 from source_openai_chat.streams.messages import MESSAGES_STREAM, build_messages_stream
 from source_openai_chat.streams.messages_fetch import MessagesFetcher
 from source_openai_chat.streams.partitions import PrintedStates
 
+# Enough queued records to keep stdout busy (ten list pages), few enough that a slow destination
+# does not pile up the CDK's default 10,000 in memory.
 QUEUED_RECORDS = 1_000
+LOGGER = logging.getLogger("airbyte")
 
 
-@functools.cache
-def _manifest() -> dict[str, Any]:
-    """manifest.yaml of this package, parsed once per process. The CDK's YamlDeclarativeSource
-    opens "manifest.yaml" in the working directory first (a stray file there would be read
-    instead) and parses it again for every source built."""
-    text = resources.files(__package__).joinpath("manifest.yaml").read_text(encoding="utf-8")
-    return safe_load_yaml(text)  # type: ignore[no-any-return]
+@dataclass
+class _Sync:
+    """What the streams of one verb share: the engine's repository, the state, one limiter."""
+
+    config: OpenAIChatConfig
+    message_repository: MessageRepository
+    state_manager: ConnectorStateManager
+    limiter: SharedRateLimiter
+    printed_states: PrintedStates
+    catalog: ConfiguredAirbyteCatalog | None = None  # None: a check or a discover
 
 
-class SourceOpenaiChat(ConcurrentDeclarativeSource):
-    """The package's `manifest.yaml`; config, catalog and state must be given here, at
-    construction.
+class SourceOpenaiChat(Source):
+    """OpenAI's stored chat completions and their input messages.
 
-    `check`, `discover` and `read` first validate the config (see config.py), so a bad value is
-    refused with a message naming the field and `failure_type: config_error`.
+    Every verb first validates the config (config.py), so a bad value is refused with a
+    message naming the field and `failure_type: config_error`.
     """
 
-    def __init__(
-        self,
-        config: Mapping[str, Any] | None = None,
-        catalog: ConfiguredAirbyteCatalog | None = None,
-        state: list[AirbyteStateMessage] | None = None,
-        config_path: str | None = None,
-    ) -> None:
-        super().__init__(
-            # The CDK resolves the manifest in place: each source gets its own copy.
-            source_config=copy.deepcopy(_manifest()),
-            # The manifest reads the config with every default applied (see config.py).
-            config=with_defaults(config or {}),
-            catalog=catalog or ConfiguredAirbyteCatalog(streams=[]),
-            state=state or [],
-            config_path=config_path,
-        )
-        # Enough queued records to keep stdout busy (ten list pages), few enough that a slow
-        # destination does not pile up the CDK's 10,000 in memory (see cdk_seam.record_queue).
-        cdk_seam.record_queue(self).maxsize = QUEUED_RECORDS
-        self._configured_catalog = catalog
-        self._limiter: SharedRateLimiter | None = None
-        self._printed_states = PrintedStates()
+    def __init__(self) -> None:
+        self.message_repository: MessageRepository | None = None  # the entrypoint flushes it
+
+    def spec(self, logger: logging.Logger) -> ConnectorSpecification:
+        return specification()
+
+    def configure(self, config: Mapping[str, Any], temp_dir: str) -> Mapping[str, Any]:
+        """The config every verb gets: each default applied and an optional field sent as
+        null left out, as the CDK checks it against the spec, whose fields are not nullable.
+        A config the model refuses is left as it is: the verb refuses it naming the field."""
+        try:
+            return parse_config(dict(config)).model_dump(mode="json", exclude_none=True)
+        except InvalidConfig:
+            return config
 
     @staticmethod
     def read_config(config_path: str) -> MutableMapping[str, Any]:
@@ -108,113 +110,33 @@ class SourceOpenaiChat(ConcurrentDeclarativeSource):
     def read_state(cls, state_path: str) -> list[AirbyteStateMessage]:
         return inputs.read_state(state_path) if state_path else []
 
-    def streams(self, config: Mapping[str, Any]) -> list[AbstractStream]:  # type: ignore[override]
-        """The manifest's streams, each replaced by the source's own reader (the manifest only
-        declares them: see `ReadBySource` in components.py)."""
-        builders = {STREAM_NAME: self._completions, MESSAGES_STREAM: self._messages}
-        return [
-            builders[stream.name](stream)
-            if stream.name in builders and isinstance(stream, DefaultStream)
-            else stream
-            for stream in super().streams(config)
-        ]
-
-    def _completions(self, declarative: DefaultStream) -> DefaultStream:
-        parsed = self._parsed_config()
-        return build_completions_stream(
-            declarative,
-            self._list_client(STREAM_NAME, parsed),
-            self._feed_state(STREAM_NAME),
-            parsed.models,
-            # Two chains a page ahead only pay in `read`; `check` wants one request.
-            read_settings(parsed, background=self._configured_catalog is not None),
-            cdk_seam.message_repository(self),
-            cdk_seam.state_manager(self),
-        )
-
-    def _messages(self, declarative: DefaultStream) -> DefaultStream:
-        parsed = self._parsed_config()
-        messages_client = self._client(
-            "messages_requester", MESSAGES_STREAM, connections=parsed.num_workers
-        )
-        return build_messages_stream(
-            declarative,
-            self._list_client(MESSAGES_STREAM, parsed),
-            MessagesFetcher(messages_client, parsed.page_size),
-            self._rate_limiter(),
-            parsed.num_workers,
-            self._feed_state(MESSAGES_STREAM),
-            parsed.models,
-            read_settings(parsed),
-            cdk_seam.message_repository(self),
-            cdk_seam.state_manager(self),
-            self._printed_states,
-        )
-
-    def _parsed_config(self) -> OpenAIChatConfig:
-        """The typed config the streams are built with (see cdk_seam.source_config)."""
-        return parse_config(dict(cdk_seam.source_config(self)))
-
-    def _list_client(self, stream_name: str, parsed: OpenAIChatConfig) -> ApiClient:
-        """A connection for each chain of each model partition that may read at once."""
-        chains = 2 * len(parsed.models or [None])
-        return self._client("list_requester", stream_name, connections=chains)
-
-    def _client(self, definition: str, stream_name: str, connections: int = 1) -> ApiClient:
-        return ApiClient(
-            self._requester(definition, stream_name), self._rate_limiter(), connections
-        )
-
-    def _requester(self, definition: str, stream_name: str) -> HttpRequester:
-        """One of the manifest's requesters, built by the CDK from `definitions`."""
-        return cdk_seam.build_requester(
-            self, self.resolved_manifest["definitions"][definition], stream_name
-        )
-
-    def _rate_limiter(self) -> SharedRateLimiter:
-        """One limiter for every request of this sync, both streams and every worker."""
-        if self._limiter is None:
-            parsed = self._parsed_config()
-            self._limiter = SharedRateLimiter(
-                max_rate=parsed.max_requests_per_second, stall_seconds=parsed.max_retry_seconds
-            )
-        return self._limiter
-
-    def _feed_state(self, stream_name: str) -> FeedState:
-        try:
-            state = FeedState.from_json(
-                cdk_seam.state_manager(self).get_stream_state(stream_name, None)
-            )
-        except UnreadableState as error:
-            message = f"{stream_name}: {error}"
-            raise AirbyteTracedException(
-                message=message, internal_message=message, failure_type=FailureType.config_error
-            ) from None
-        if self._sync_mode(stream_name) == SyncMode.full_refresh:
-            return state.without_floors()
-        return state
-
-    def _sync_mode(self, stream_name: str) -> SyncMode | None:
-        for configured in self._configured_catalog.streams if self._configured_catalog else []:
-            if configured.stream.name == stream_name:
-                return configured.sync_mode
-        return None
-
     def check(self, logger: logging.Logger, config: Mapping[str, Any]) -> AirbyteConnectionStatus:
+        """One page of one completion: a wrong key or an unreachable base_url fails in
+        seconds, with one retry."""
         try:
-            parsed = parse_config(cdk_seam.source_config(self) or config)
+            parsed = parse_config(dict(config))
         except InvalidConfig as error:
             return AirbyteConnectionStatus(status=Status.FAILED, message=str(error))
-        status = super().check(logger, config)
-        if status.status == Status.FAILED:
-            status.message = explain_check_failure(
-                status.message or "", redact_url(parsed.base_url)
+        checked = parsed.model_copy(update={"page_size": 1, "max_retries": 1})
+        stream = self._streams(self._sync(checked, None, []))[0]
+        try:
+            partition = next(iter(stream.generate_partitions()))
+            next(iter(partition.read()), None)
+        except RetriesExhausted as error:
+            if not error.unreachable:
+                return _failed(str(error))
+            return _failed(
+                f"Could not reach the API at base_url {redact_url(parsed.base_url)}: the "
+                "connection failed or timed out. Check base_url and that this network can "
+                "reach it."
             )
-        return status
+        except AirbyteTracedException as error:
+            return _failed(str(error))
+        return AirbyteConnectionStatus(status=Status.SUCCEEDED)
 
     def discover(self, logger: logging.Logger, config: Mapping[str, Any]) -> AirbyteCatalog:
-        validate_config(cdk_seam.source_config(self) or config)
-        return super().discover(logger, config)
+        streams = self._streams(self._sync(validated(config), None, []))
+        return AirbyteCatalog(streams=[stream.as_airbyte_stream() for stream in streams])
 
     def read(
         self,
@@ -223,20 +145,146 @@ class SourceOpenaiChat(ConcurrentDeclarativeSource):
         catalog: ConfiguredAirbyteCatalog,
         state: list[AirbyteStateMessage] | None = None,
     ) -> Iterator[AirbyteMessage]:
-        validate_config(cdk_seam.source_config(self) or config)
+        parsed = validated(config)
+        queue: Queue[Any] = Queue(maxsize=QUEUED_RECORDS)
+        self.message_repository = ConcurrentMessageRepository(queue, InMemoryMessageRepository())
+        sync = self._sync(parsed, catalog, state or [])
+        engine = ConcurrentSource.create(
+            num_workers=parsed.num_workers,
+            # Below the worker count, as the engine requires, with one worker alone.
+            initial_number_of_partitions_to_generate=max(parsed.num_workers // 2, 1),
+            logger=logging.getLogger(f"airbyte.{self.name}"),
+            slice_logger=DebugSliceLogger(),
+            message_repository=self.message_repository,
+            queue=queue,
+        )
         stream_errors: list[AirbyteErrorTraceMessage] = []
         try:
-            for message in super().read(logger, config, catalog, state):
+            for message in engine.read(self._selected(self._streams(sync), catalog)):
                 if message.type == Type.TRACE and message.trace.error:
                     stream_errors.append(message.trace.error)
                 yield message
                 if message.type == Type.STATE:  # printed by now (see PrintedStates)
-                    self._printed_states.printed(message)
+                    sync.printed_states.printed(message)
         except AirbyteTracedException as error:
-            raise closing_summary(error, stream_errors) from error.__cause__
+            if not stream_errors:
+                raise
+            raise _first_stream_error(error, stream_errors[0]) from error
+
+    def _selected(
+        self, streams: list[DefaultStream], catalog: ConfiguredAirbyteCatalog
+    ) -> list[DefaultStream]:
+        """The catalog's streams, in its order; one this source does not have is reported
+        incomplete, as the CDK's sources do."""
+        by_name = {stream.name: stream for stream in streams}
+        selected = []
+        for configured in catalog.streams:
+            if configured.stream.name in by_name:
+                selected.append(by_name[configured.stream.name])
+            elif self.message_repository is not None:
+                self.message_repository.emit_message(
+                    stream_status_message(configured.stream, AirbyteStreamStatus.INCOMPLETE)
+                )
+        return selected
+
+    def _sync(
+        self,
+        config: OpenAIChatConfig,
+        catalog: ConfiguredAirbyteCatalog | None,
+        state: list[AirbyteStateMessage],
+    ) -> _Sync:
+        return _Sync(
+            config=config,
+            message_repository=self.message_repository or InMemoryMessageRepository(),
+            state_manager=ConnectorStateManager(state),
+            # One limiter for every request of this sync, both streams and every worker.
+            limiter=SharedRateLimiter(
+                max_rate=config.max_requests_per_second, stall_seconds=config.max_retry_seconds
+            ),
+            printed_states=PrintedStates(),
+            catalog=catalog,
+        )
+
+    def _streams(self, sync: _Sync) -> list[DefaultStream]:
+        config = sync.config
+        retries = Retries(config.max_retries, config.max_retry_seconds)
+        # A connection for each chain of each model partition that may read at once.
+        chains = 2 * len(config.models or [None])
+
+        def list_client() -> ApiClient:
+            return ApiClient(list_endpoint(config), NotFound.LIST, retries, sync.limiter, chains)
+
+        messages_client = ApiClient(
+            messages_endpoint(config),
+            NotFound.MESSAGES,
+            retries,
+            sync.limiter,
+            config.num_workers,
+        )
+        return [
+            build_completions_stream(
+                list_client(),
+                self._feed_state(sync, STREAM_NAME),
+                config.models,
+                # Two chains a page ahead only pay in `read`; `check` wants one request.
+                read_settings(config, check=sync.catalog is None),
+                sync.message_repository,
+                sync.state_manager,
+            ),
+            build_messages_stream(
+                list_client(),
+                MessagesFetcher(messages_client, config.page_size),
+                sync.limiter,
+                config.num_workers,
+                self._feed_state(sync, MESSAGES_STREAM),
+                config.models,
+                read_settings(config),
+                sync.message_repository,
+                sync.state_manager,
+                sync.printed_states,
+            ),
+        ]
+
+    @staticmethod
+    def _feed_state(sync: _Sync, stream_name: str) -> FeedState:
+        try:
+            state = FeedState.from_json(sync.state_manager.get_stream_state(stream_name, None))
+        except UnreadableState as error:
+            message = f"{stream_name}: {error}"
+            raise AirbyteTracedException(
+                message=message, internal_message=message, failure_type=FailureType.config_error
+            ) from None
+        if _sync_mode(sync.catalog, stream_name) == SyncMode.full_refresh:
+            return state.without_floors()
+        return state
 
 
-def read_settings(config: OpenAIChatConfig, background: bool = True) -> ReadSettings:
+def _sync_mode(catalog: ConfiguredAirbyteCatalog | None, stream_name: str) -> SyncMode | None:
+    for configured in catalog.streams if catalog else []:
+        if configured.stream.name == stream_name:
+            return configured.sync_mode
+    return None
+
+
+def _failed(message: str) -> AirbyteConnectionStatus:
+    return AirbyteConnectionStatus(status=Status.FAILED, message=message)
+
+
+def _first_stream_error(
+    error: AirbyteTracedException, first: AirbyteErrorTraceMessage
+) -> AirbyteTracedException:
+    """A failed sync closes with what its first stream error said (one sentence, ending with
+    OpenAI's request id) and that error's failure type. The engine's own closing exception
+    lists every stream's exception and always calls it a config_error; it is kept as the
+    cause and in internal_message."""
+    return AirbyteTracedException(
+        message=first.message,
+        internal_message=f"{error.message} {error.internal_message}".strip(),
+        failure_type=first.failure_type,
+    )
+
+
+def read_settings(config: OpenAIChatConfig, check: bool = False) -> ReadSettings:
     start = (
         int(datetime.strptime(config.start_date, DATE_FORMAT).replace(tzinfo=UTC).timestamp())
         if config.start_date
@@ -246,14 +294,14 @@ def read_settings(config: OpenAIChatConfig, background: bool = True) -> ReadSett
         page_size=config.page_size,
         lookback_seconds=config.lookback_window_minutes * 60,
         start=start,
-        background=background,
+        check=check,
     )
 
 
-def validate_config(config: Mapping[str, Any]) -> None:
-    """Refuse a bad config as Airbyte expects: a traced `config_error` naming the field."""
+def validated(config: Mapping[str, Any]) -> OpenAIChatConfig:
+    """The typed config, or a traced `config_error` naming the field, as Airbyte expects."""
     try:
-        parse_config(dict(config))
+        return parse_config(dict(config))
     except InvalidConfig as error:
         raise AirbyteTracedException(
             message=str(error), internal_message=str(error), failure_type=FailureType.config_error

@@ -1,4 +1,4 @@
-"""The lean request path: the manifest's requester rendered once, its error handler deciding."""
+"""The request path: the endpoint a config makes, retried as the answers table says."""
 
 from __future__ import annotations
 
@@ -9,10 +9,12 @@ import requests_mock
 from airbyte_cdk.models import FailureType
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
-from source_openai_chat import SourceOpenaiChat
-from source_openai_chat.api.client import ApiClient, Skipped
+from source_openai_chat.api.answers import NotFound
+from source_openai_chat.api.client import ApiClient, Retries, Skipped
+from source_openai_chat.api.endpoint import messages_endpoint
 from source_openai_chat.api.paging import ApiPage
 from source_openai_chat.api.rate_limiter import SharedRateLimiter
+from source_openai_chat.config import parse_config
 from source_openai_chat.streams.messages_fetch import MessagesFetcher
 from unit_tests.builders import API_KEY, LIST_URL, ConfigBuilder, FakeClock, template
 
@@ -26,17 +28,18 @@ def clock() -> FakeClock:
 
 
 def client(clock: FakeClock, **config) -> tuple[ApiClient, SharedRateLimiter]:
-    source = SourceOpenaiChat(config=ConfigBuilder().with_(**config).build())
-    requester = source._requester("messages_requester", "chat_completion_messages")
+    parsed = parse_config(ConfigBuilder().with_(**config).build())
     limiter = SharedRateLimiter(None, 600.0, clock=clock, sleep=clock.sleep)
-    return ApiClient(requester, limiter, clock=clock), limiter
+    retries = Retries(parsed.max_retries, parsed.max_retry_seconds)
+    endpoint = messages_endpoint(parsed)
+    return ApiClient(endpoint, NotFound.MESSAGES, retries, limiter, clock=clock), limiter
 
 
 def answer(status: int, body: dict, headers: dict | None = None) -> dict:
     return {"status_code": status, "text": json.dumps(body), "headers": headers or {}}
 
 
-def test_a_page_is_requested_with_the_manifests_url_headers_and_parameters(clock):
+def test_a_page_is_requested_with_the_configs_url_headers_and_parameters(clock):
     api, _ = client(clock, organization_id="org-1", project_id="proj_1")
     with requests_mock.Mocker() as http:
         http.get(MESSAGES_URL, text=json.dumps(PAGE))
@@ -46,6 +49,7 @@ def test_a_page_is_requested_with_the_manifests_url_headers_and_parameters(clock
     assert page == ApiPage([{"id": "chat-1-0"}], False, "chat-1-0")
     sent = http.request_history[0]
     assert sent.qs == {"order": ["asc"], "limit": ["100"]}
+    assert sent.timeout == (30.0, 120.0)  # a stalled connection never hangs the sync
     assert sent.headers["Authorization"] == f"Bearer {API_KEY}"
     assert (sent.headers["OpenAI-Organization"], sent.headers["OpenAI-Project"]) == (
         "org-1",
@@ -76,7 +80,7 @@ def test_a_server_error_on_every_retry_is_a_transient_error_saying_what_the_api_
     assert failed.value.failure_type == FailureType.transient_error
     assert "kept failing after every retry (HTTP 500" in failed.value.message
     assert len(http.request_history) == 3
-    assert clock.now == pytest.approx(1 + 2)  # the manifest's exponential backoff
+    assert clock.now == pytest.approx(1 + 2)  # 1 s, then 2 s
 
 
 def test_retry_after_is_honoured_on_a_5xx(clock):
@@ -92,37 +96,20 @@ def test_retry_after_is_honoured_on_a_5xx(clock):
     assert clock.now == pytest.approx(2.5)
 
 
-@pytest.mark.parametrize(
-    ("status", "body", "words"),
-    [
-        (401, "error_401", "rejected the API key (HTTP 401): Incorrect API key"),
-        (401, "error_401_scope", "valid but lacks a permission: You have insufficient"),
-        (403, "error_403", "refused access (HTTP 403): Country, region, or territory"),
-        (429, "quota", "no quota left"),
-    ],
-)
-def test_key_permission_and_quota_errors_fail_at_once_as_config_errors(clock, status, body, words):
+def test_an_answer_that_fails_is_asked_once_and_raised_as_the_table_says(clock):
     api, _ = client(clock)
-    quota = {"error": {"message": "You exceeded your current quota", "type": "insufficient_quota",
-                       "code": "insufficient_quota"}}  # fmt: skip
     with requests_mock.Mocker() as http:
-        http.get(
-            MESSAGES_URL,
-            **answer(
-                status, quota if body == "quota" else template(body), {"x-request-id": "req_1"}
-            ),
-        )
+        http.get(MESSAGES_URL, **answer(401, template("error_401"), {"x-request-id": "req_1"}))
 
         with pytest.raises(AirbyteTracedException) as failed:
             api.page({}, "chat-1")
 
     assert failed.value.failure_type == FailureType.config_error
-    assert words in failed.value.message
-    assert failed.value.message.endswith("(request id req_1)")
+    assert failed.value.message.startswith("The API rejected the API key (HTTP 401)")
     assert len(http.request_history) == 1
 
 
-def test_a_completion_gone_is_skipped_with_the_manifests_message(clock):
+def test_a_completion_gone_is_skipped_with_its_message(clock):
     api, _ = client(clock)
     with requests_mock.Mocker() as http:
         http.get(MESSAGES_URL, **answer(404, template("error_404")))
@@ -144,26 +131,3 @@ def test_messages_that_lead_back_to_an_earlier_page_fail_instead_of_looping():
 
     with pytest.raises(AirbyteTracedException, match="back to a page"):
         MessagesFetcher(LoopingClient(), page_size=1).messages("c")
-
-
-def test_x_should_retry_false_fails_a_retryable_answer_at_once(clock):
-    api, _ = client(clock)
-    with requests_mock.Mocker() as http:
-        http.get(MESSAGES_URL, **answer(503, template("error_500"), {"x-should-retry": "false"}))
-
-        with pytest.raises(AirbyteTracedException, match="asked not to retry") as failed:
-            api.page({}, "chat-1")
-
-    assert failed.value.failure_type == FailureType.transient_error
-    assert len(http.request_history) == 1
-
-
-def test_x_should_retry_true_retries_an_answer_the_filters_would_fail(clock):
-    api, _ = client(clock)
-    with requests_mock.Mocker() as http:
-        http.get(
-            MESSAGES_URL,
-            [answer(400, template("error_400"), {"x-should-retry": "true"}), answer(200, PAGE)],
-        )
-
-        assert isinstance(api.page({}, "chat-1"), ApiPage)

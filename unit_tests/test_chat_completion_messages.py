@@ -26,7 +26,7 @@ NEWEST = 1_767_225_600
 
 def _read(config, sync_mode=SyncMode.full_refresh, state=None) -> EntrypointOutput:
     configured = catalog(sync_mode, MESSAGES)
-    source = SourceOpenaiChat(config=config, catalog=configured, state=state)
+    source = SourceOpenaiChat()
     return read(source, config, configured, state)
 
 
@@ -155,7 +155,7 @@ class TestOneListForBothStreams:
             .build()
         )
 
-        source = SourceOpenaiChat(config=config, catalog=configured, state=state)
+        source = SourceOpenaiChat()
         output = read(source, config, configured, state)
 
         # No mock for "out": a request for its messages would fail the test.

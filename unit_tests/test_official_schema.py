@@ -22,6 +22,7 @@ from hypothesis_jsonschema import from_schema
 
 from source_openai_chat import SourceOpenaiChat
 from source_openai_chat.run import message_line
+from source_openai_chat.streams.partitions import stream_schema
 from unit_tests.builders import LIST_URL, ConfigBuilder, catalog
 from unit_tests.official_openapi import (
     completion_schema,
@@ -106,7 +107,7 @@ def _newer(stream: str, path: str) -> str | None:
 
 @functools.cache
 def connector_schemas() -> dict[str, dict[str, Any]]:
-    return SourceOpenaiChat(config=ConfigBuilder().build()).resolved_manifest["schemas"]
+    return {stream: stream_schema(stream) for stream in (COMPLETIONS, MESSAGES)}
 
 
 OFFICIAL = {COMPLETIONS: completion_schema(), MESSAGES: message_schema()}
@@ -158,7 +159,7 @@ def _records_out_of_a_read(
     config = ConfigBuilder().build()
     configured = catalog(SyncMode.full_refresh, COMPLETIONS)
     configured.streams += catalog(SyncMode.full_refresh, MESSAGES).streams
-    source = SourceOpenaiChat(config=config, catalog=configured)
+    source = SourceOpenaiChat()
     page = {"object": "list", "data": completions, "has_more": False}
     out: dict[str, list[dict[str, Any]]] = {COMPLETIONS: [], MESSAGES: []}
     with requests_mock.Mocker() as http:

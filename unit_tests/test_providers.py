@@ -18,7 +18,7 @@ AZURE = "https://my-resource.openai.azure.com/openai"
 
 def _read(config):
     configured = catalog(SyncMode.full_refresh)
-    return read(SourceOpenaiChat(config=config, catalog=configured), config, configured)
+    return read(SourceOpenaiChat(), config, configured)
 
 
 def _azure_page(records, **envelope) -> HttpResponse:

@@ -45,7 +45,7 @@ def read(
     """One read; `seed` None runs the chains in their threads. `listing` "asc" or "desc": a
     server that lists in that order whatever `order` says."""
     position = position or FeedPosition()
-    settings = ReadSettings(api.page_size, lookback, start, background=background)
+    settings = ReadSettings(api.page_size, lookback, start, check=not background)
     newest_first, oldest_first = (
         (api.fetch(listing), api.fetch(listing))
         if listing
@@ -151,7 +151,11 @@ def test_check_reads_one_page_of_the_newest_first_chain_alone():
     api = FakeList(list(range(1000, 1030)))
 
     list_reader = list_read(
-        api.fetch("desc"), api.fetch("asc"), FeedPosition(), ReadSettings(3, 0, None, False), print
+        api.fetch("desc"),
+        api.fetch("asc"),
+        FeedPosition(),
+        ReadSettings(3, 0, None, check=True),
+        print,
     )
     next(iter(list_reader.pages()))
 

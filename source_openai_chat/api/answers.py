@@ -1,14 +1,16 @@
-"""What each answer of the API means, and how long to wait before asking again.
+"""What each answer of the API means: one table, read top to bottom, first match wins.
 
-The manifest's requesters use `OpenAIErrorHandler` and `RetryAfterBackoffStrategy`, each filling
-one gap in the CDK's declarative parts; `describe_answer` says what the API answered in a few
-words for every message about a request.
+Every rule about an answer lives here: which ones fail the sync (and as which failure type,
+with which message), which are retried, which are a rate limit, which are skipped or handed
+back to the list reader, and how long to wait before asking again. api/client.py applies it.
+Every message about an API answer ends with OpenAI's request id (support asks for it).
 """
 
 from __future__ import annotations
 
+import enum
 import re
-from collections.abc import Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -17,22 +19,203 @@ from typing import Any
 import orjson
 import requests
 from airbyte_cdk.models import FailureType
-from airbyte_cdk.sources.declarative.interpolation import InterpolatedString
-from airbyte_cdk.sources.declarative.requesters.error_handlers import DefaultErrorHandler
-from airbyte_cdk.sources.streams.http.error_handlers import BackoffStrategy
-from airbyte_cdk.sources.streams.http.error_handlers.response_models import (
-    SUCCESS_RESOLUTION,
-    ErrorResolution,
-    ResponseAction,
-)
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
+
+Answer = requests.Response | requests.RequestException
+MAX_WAIT_SECONDS = 120.0  # the longest a retry-after is obeyed, as OpenAI's own SDK caps it
+BACKOFF_FACTOR = 0.5  # without a retry-after: 1, 2, 4, 8... seconds
+
+
+class Verdict(enum.Enum):
+    PAGE = "page"  # a page: read it
+    FAIL = "fail"  # end the sync with the row's failure type and message
+    RETRY = "retry"  # ask again after a backoff, counted against max_retries
+    RATE_LIMITED = "rate_limited"  # wait on the shared limiter; not counted as a retry
+    SKIP = "skip"  # nothing to read here: log the message and go on
+    NOT_FOUND = "not_found"  # the list reader decides (with `after` set, that id was deleted)
+
+
+class NotFound(enum.Enum):
+    """What a 404 means, by endpoint."""
+
+    LIST = "list"  # the list: handed back to the reader
+    MESSAGES = "messages"  # one completion's messages: it was deleted after it was listed
+
+
+@dataclass(frozen=True)
+class Meaning:
+    verdict: Verdict
+    failure_type: FailureType | None = None
+    message: str | None = None
+
+
+@dataclass(frozen=True)
+class OpenAIError:
+    """The parts of an error answer the rows look at (OpenAI's `{"error": {...}}` body)."""
+
+    status: int
+    message: str | None
+    code: str | None
+    type: str | None
+    request_id: str | None
+
+    @classmethod
+    def of(cls, response: requests.Response) -> OpenAIError:
+        try:
+            error = orjson.loads(response.content).get("error")
+        except (orjson.JSONDecodeError, AttributeError):
+            error = None
+        error = error if isinstance(error, dict) else {}
+        return cls(
+            response.status_code,
+            _text(error.get("message")),
+            _text(error.get("code")),
+            _text(error.get("type")),
+            response.headers.get("x-request-id"),
+        )
+
+    def said(self, otherwise: str) -> str:
+        """OpenAI's message (else `otherwise`) with the request id."""
+        return (self.message or otherwise) + self.request_id_suffix()
+
+    def request_id_suffix(self) -> str:
+        return f" (request id {self.request_id})" if self.request_id else ""
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+@dataclass(frozen=True)
+class Row:
+    """One rule: the statuses it covers (None: any) and what else must hold."""
+
+    statuses: frozenset[int] | None
+    verdict: Verdict
+    failure_type: FailureType | None = None
+    message: Callable[[OpenAIError], str] | None = None
+    holds: Callable[[OpenAIError], bool] = lambda error: True
+
+    def matches(self, error: OpenAIError) -> bool:
+        return (self.statuses is None or error.status in self.statuses) and self.holds(error)
+
+
+def _lacks_permission(error: OpenAIError) -> bool:
+    said = error.message or ""
+    return "Missing scopes" in said or "insufficient permissions" in said
+
+
+def _out_of_quota(error: OpenAIError) -> bool:
+    return "insufficient_quota" in (error.code, error.type)
+
+
+CONFIG = FailureType.config_error
+TRANSIENT = FailureType.transient_error
+NOT_FOUND_ROWS = {
+    NotFound.LIST: Row(frozenset({404}), Verdict.NOT_FOUND, message=lambda e: e.said("not found")),
+    NotFound.MESSAGES: Row(
+        frozenset({404}),
+        Verdict.SKIP,
+        message=lambda e: (
+            "Skipped the messages of a completion that no longer exists "
+            f"(HTTP 404): {e.said('not found')}"
+        ),
+    ),
+}
+ROWS = (
+    # A restricted key without the Chat Completions read scope: OpenAI answers 401 too.
+    Row(
+        None,
+        Verdict.FAIL,
+        CONFIG,
+        lambda e: (
+            f"The API key is valid but lacks a permission: {e.message} Grant it in the "
+            "OpenAI dashboard (API keys, edit the key, Permissions: Chat completions Read, or use "
+            "an unrestricted key) in the project that stores the completions."
+            + e.request_id_suffix()
+        ),
+        holds=_lacks_permission,
+    ),
+    Row(
+        frozenset({401}),
+        Verdict.FAIL,
+        CONFIG,
+        lambda e: f"The API rejected the API key (HTTP 401): {e.said('Unauthorized')}",
+    ),
+    Row(
+        frozenset({403}),
+        Verdict.FAIL,
+        CONFIG,
+        lambda e: f"The API refused access (HTTP 403): {e.said('Forbidden')}",
+    ),
+    # An exhausted quota: waiting cannot fix billing.
+    Row(
+        None,
+        Verdict.FAIL,
+        CONFIG,
+        lambda e: (
+            "The OpenAI account has no quota left (HTTP 429 insufficient_quota); check "
+            f"the plan and billing details: {e.said('')}"
+        ),
+        holds=_out_of_quota,
+    ),
+    Row(
+        frozenset({400, 404}),
+        Verdict.FAIL,
+        CONFIG,
+        lambda e: (
+            "The API refused the request (HTTP 400/404; check base_url): " + e.said("no message")
+        ),
+    ),
+    Row(frozenset({429}), Verdict.RATE_LIMITED, TRANSIENT),
+    Row(frozenset({408, 409, 500, 502, 503, 504}), Verdict.RETRY, TRANSIENT),
+    Row(frozenset({405}), Verdict.FAIL, FailureType.system_error),
+    # Any other status: retried, then a transient error saying what the API answered.
+    Row(None, Verdict.RETRY, TRANSIENT),
+)
+
+INCOMPLETE_PAGE = Meaning(
+    Verdict.RETRY,
+    TRANSIENT,
+    "The API answered with a body that is not a complete JSON page (truncated or not JSON).",
+)
+
+
+def meaning_of(answer: Answer, not_found: NotFound) -> Meaning:
+    """What `answer` means. A request that got no answer is retried; a 2xx must be a complete
+    JSON page (a truncated body or a proxy's HTML page, decoded as empty, would end the list
+    and drop records); then the rows decide, and `x-should-retry` has the last word, as OpenAI's
+    own SDK obeys it first."""
+    if not isinstance(answer, requests.Response):
+        return Meaning(Verdict.RETRY, TRANSIENT)
+    if answer.ok:
+        return Meaning(Verdict.PAGE) if _is_page(answer) else INCOMPLETE_PAGE
+    error = OpenAIError.of(answer)
+    row = next(row for row in (NOT_FOUND_ROWS[not_found], *ROWS) if row.matches(error))
+    meaning = Meaning(row.verdict, row.failure_type, row.message(error) if row.message else None)
+    return _as_the_server_says(answer, meaning)
+
+
+def _as_the_server_says(response: requests.Response, meaning: Meaning) -> Meaning:
+    should_retry = (response.headers.get("x-should-retry") or "").strip().lower()
+    retrying = meaning.verdict in (Verdict.RETRY, Verdict.RATE_LIMITED)
+    if should_retry == "false" and retrying:
+        said = meaning.message or describe_answer(response)
+        return Meaning(
+            Verdict.FAIL,
+            TRANSIENT,
+            f"{said} (the API asked not to retry it: x-should-retry: false)",
+        )
+    if should_retry == "true" and meaning.verdict == Verdict.FAIL:
+        return Meaning(Verdict.RETRY, TRANSIENT, meaning.message)
+    return meaning
+
 
 _PARSED_PAGE = "_source_openai_chat_page"
 
 
 def page_body(response: requests.Response) -> Any:
-    """The decoded JSON page, parsed once (with orjson) and shared by the extractor and the
-    paginator, which would otherwise each parse the same 150 KB page again."""
+    """The decoded JSON page, parsed once (with orjson) for the check and the reader."""
     body = getattr(response, _PARSED_PAGE, None)
     if body is None:
         body = orjson.loads(response.content)
@@ -40,31 +223,32 @@ def page_body(response: requests.Response) -> Any:
     return body
 
 
-@dataclass
-class RetryAfterBackoffStrategy(BackoffStrategy):
-    """Waits exactly as long as OpenAI asks: `retry-after-ms`, else `retry-after` (seconds or an
-    HTTP date), capped at `max_wait_seconds` as OpenAI's own SDK does.
+def _is_page(response: requests.Response) -> bool:
+    try:
+        body = page_body(response)
+    except orjson.JSONDecodeError:
+        return False
+    return isinstance(body, dict) and isinstance(body.get("data"), list)
 
-    The CDK's `WaitTimeFromHeader` reads one header as seconds and adds a second to it; OpenAI
-    sends milliseconds in `retry-after-ms`, and proxies send `retry-after` as a date. Returns
-    None without either header so the next strategy (exponential backoff) decides.
-    """
 
-    max_wait_seconds: float = 120.0
+def backoff_seconds(answer: Answer, attempt: int) -> float:
+    """How long to wait before retry number `attempt` (from 1): what OpenAI asks, else
+    0.5 * 2**attempt."""
+    asked = retry_after_seconds(answer)
+    return asked if asked is not None else BACKOFF_FACTOR * 2**attempt
 
-    def backoff_time(
-        self,
-        response_or_exception: requests.Response | requests.RequestException | None,
-        attempt_count: int,
-    ) -> float | None:
-        if not isinstance(response_or_exception, requests.Response):
-            return None
-        headers = response_or_exception.headers
-        for name, parse in (("retry-after-ms", _milliseconds), ("retry-after", _seconds_or_date)):
-            wait = parse(headers.get(name))
-            if wait is not None and wait >= 0:
-                return min(wait, self.max_wait_seconds)
+
+def retry_after_seconds(answer: Answer | None) -> float | None:
+    """`retry-after-ms`, else `retry-after` (seconds or an HTTP date), capped at
+    MAX_WAIT_SECONDS; None without either. OpenAI sends milliseconds in `retry-after-ms`, and
+    proxies send `retry-after` as a date."""
+    if not isinstance(answer, requests.Response):
         return None
+    for name, parse in (("retry-after-ms", _milliseconds), ("retry-after", _seconds_or_date)):
+        wait = parse(answer.headers.get(name))
+        if wait is not None and wait >= 0:
+            return min(wait, MAX_WAIT_SECONDS)
+    return None
 
 
 def _milliseconds(value: str | None) -> float | None:
@@ -90,115 +274,25 @@ def _seconds_or_date(value: str | None) -> float | None:
     return max(0.0, (moment - datetime.now(UTC)).total_seconds())
 
 
-@dataclass
-class OpenAIErrorHandler(DefaultErrorHandler):
-    """The CDK's `DefaultErrorHandler` with three gaps filled.
-
-    - Total retry time from the config (`max_retry_seconds`): the handler has a `max_time` but
-      the manifest's `DefaultErrorHandler` does not expose it (fixed at 600 s).
-    - A 200 whose body is not a complete JSON list page (truncated, an HTML page from a proxy)
-      is retried as a transient error. Decoded as empty it would end the stream and drop
-      records. A predicate filter (`'data' not in response`) can say the same, but it decodes
-      every page a second time, with the stdlib `json`.
-      This check parses once with orjson and shares the result with the extractor.
-    - `x-should-retry: true|false` overrides the filters, as OpenAI's own SDK obeys it first.
-    """
-
-    max_retry_seconds: int | str | None = None  # set by the manifest, from the typed config
-
-    def __post_init__(self, parameters: Mapping[str, Any]) -> None:
-        super().__post_init__(parameters)
-        if self.max_retry_seconds is None:
-            raise ValueError("OpenAIErrorHandler needs max_retry_seconds")
-        seconds = InterpolatedString.create(str(self.max_retry_seconds), parameters=parameters)
-        self.max_time = int(seconds.eval(self.config))
-
-    def interpret_response(
-        self, response_or_exception: requests.Response | Exception | None
-    ) -> ErrorResolution:
-        if (
-            isinstance(response_or_exception, requests.Response)
-            and response_or_exception.status_code == 200
-        ):
-            # Every filter is about errors: a page goes by without them (the quota filter's
-            # predicate would otherwise decode every page once more with the stdlib json).
-            return SUCCESS_RESOLUTION if _is_list_page(response_or_exception) else INCOMPLETE_PAGE
-        resolution = super().interpret_response(response_or_exception)
-        if isinstance(response_or_exception, requests.Response):
-            return _as_the_server_says(response_or_exception, resolution)
-        return resolution
-
-
-def _as_the_server_says(
-    response: requests.Response, resolution: ErrorResolution
-) -> ErrorResolution:
-    should_retry = (response.headers.get("x-should-retry") or "").strip().lower()
-    retrying = resolution.response_action in (ResponseAction.RETRY, ResponseAction.RATE_LIMITED)
-    if should_retry == "false" and retrying:
-        return ErrorResolution(
-            response_action=ResponseAction.FAIL,
-            failure_type=FailureType.transient_error,
-            error_message=f"{resolution.error_message or 'The request failed'} (the API asked "
-            "not to retry it: x-should-retry: false)",
-        )
-    if should_retry == "true" and resolution.response_action == ResponseAction.FAIL:
-        return ErrorResolution(
-            response_action=ResponseAction.RETRY,
-            failure_type=FailureType.transient_error,
-            error_message=resolution.error_message,
-        )
-    return resolution
-
-
-INCOMPLETE_PAGE = ErrorResolution(
-    response_action=ResponseAction.RETRY,
-    failure_type=FailureType.transient_error,
-    error_message="The API answered with a body that is not a complete JSON page "
-    "(truncated or not JSON).",
-)
-
-
-def _is_list_page(response: requests.Response) -> bool:
-    try:
-        body = page_body(response)
-    except orjson.JSONDecodeError:
-        return False
-    return isinstance(body, dict) and isinstance(body.get("data"), list)
-
-
-# How _describe_exception words a request that never got an answer.
-CONNECTION_FAILED = "the connection failed"
-CONNECTION_TIMED_OUT = "the connection timed out"
-NO_ANSWER = "no answer within the read timeout"
-CONNECTION_FAILURE = re.compile(
-    rf"({CONNECTION_FAILED}|{CONNECTION_TIMED_OUT}|{NO_ANSWER}|ConnectionError|ConnectTimeout|"
-    r"ReadTimeout|NameResolutionError|Failed to resolve|Connection refused|Max retries exceeded)"
-)
-
-
-def retries_exhausted(cause: str) -> AirbyteTracedException:
+class RetriesExhausted(AirbyteTracedException):
     """A request that failed on every retry: transient, and the sync can resume."""
-    message = (
-        f"The API kept failing after every retry ({cause}). The sync stopped; run it again "
-        "to continue from the last state it saved."
-    )
-    return AirbyteTracedException(
-        message=message, internal_message=message, failure_type=FailureType.transient_error
-    )
+
+    def __init__(self, last_answer: Answer) -> None:
+        message = (
+            f"The API kept failing after every retry ({describe_answer(last_answer)}). The "
+            "sync stopped; run it again to continue from the last state it saved."
+        )
+        super().__init__(message=message, internal_message=message, failure_type=TRANSIENT)
+        # No answer at all: the base URL or the network is wrong (the check says so).
+        self.unreachable = not isinstance(last_answer, requests.Response)
 
 
-def describe_answer(answer: requests.Response | BaseException) -> str:
+def describe_answer(answer: Answer) -> str:
     """What the API answered, in a few words: the status and OpenAI's own message."""
     if not isinstance(answer, requests.Response):
         return _describe_exception(answer)
-    try:
-        detail = str(answer.json()["error"]["message"])
-    except (ValueError, KeyError, TypeError):
-        detail = answer.reason or "no message"
-    request_id = answer.headers.get("x-request-id")
-    return f"HTTP {answer.status_code}: {detail}" + (
-        f" (request id {request_id})" if request_id else ""
-    )
+    error = OpenAIError.of(answer)
+    return f"HTTP {answer.status_code}: {error.said(answer.reason or 'no message')}"
 
 
 ERRNO = re.compile(r"\[Errno -?\d+\] [^'\")]+")
@@ -207,10 +301,10 @@ ERRNO = re.compile(r"\[Errno -?\d+\] [^'\")]+")
 def _describe_exception(error: BaseException) -> str:
     """A failed request in a few words; requests' own text nests three reprs and the URL."""
     if isinstance(error, requests.ConnectTimeout):
-        return CONNECTION_TIMED_OUT
+        return "the connection timed out"
     if isinstance(error, requests.ReadTimeout):
-        return NO_ANSWER
+        return "no answer within the read timeout"
     if isinstance(error, requests.ConnectionError):
         reason = ERRNO.search(str(error))
-        return f"{CONNECTION_FAILED} ({reason.group(0) if reason else type(error).__name__})"
+        return f"the connection failed ({reason.group(0) if reason else type(error).__name__})"
     return f"{type(error).__name__}: {error}"

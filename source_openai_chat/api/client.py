@@ -1,15 +1,10 @@
-"""Requests to the API on a lean path that keeps the manifest's rules.
+"""Requests to the API: one page of one endpoint, retried as api/answers.py says.
 
-Why not the requester's `send_request`: its per-request work (rendering the URL, headers,
-parameters and key through Jinja, then preparing the session) capped how much concurrent
-workers could gain on two cores, and its retry loop counts every 429 against `max_retries` and
-backs each thread off alone, so a busy sync failed while it was only being asked to slow down.
-This client renders one of the manifest's requesters once (URL, headers with the key, query
-parameters, timeouts, keepalive) and asks the same requester's error handler what each answer
-means (its filters say what fails, what is skipped and what is retried, with which message).
-Only the waiting differs: every 429 the handler retries goes to the sync's shared limiter and
-is not a failure; other retries follow the manifest's backoff strategies and count against
-`max_retries` and `max_retry_seconds`.
+Why not the CDK's HttpClient: its retry loop counts every 429 against `max_retries` and backs
+each thread off alone, so a busy sync failed while it was only being asked to slow down, and
+its per-request work capped what concurrent workers could gain on two cores. Here every 429 waits
+on the sync's shared limiter and is not a failure; other retries count against `max_retries`
+and `max_retry_seconds`.
 """
 
 from __future__ import annotations
@@ -20,82 +15,78 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
 import requests
 from airbyte_cdk.models import FailureType
-from airbyte_cdk.sources.declarative.requesters import HttpRequester
-from airbyte_cdk.sources.streams.http.error_handlers.response_models import ResponseAction
 from airbyte_cdk.sources.streams.http.tcp_keepalive import TcpKeepaliveHTTPAdapter
-from airbyte_cdk.sources.types import StreamSlice
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 from requests.adapters import HTTPAdapter
 
 from source_openai_chat.api.answers import (
-    RetryAfterBackoffStrategy,
+    Answer,
+    NotFound,
+    RetriesExhausted,
+    Verdict,
+    backoff_seconds,
     describe_answer,
+    meaning_of,
     page_body,
-    retries_exhausted,
+    retry_after_seconds,
 )
+from source_openai_chat.api.endpoint import Endpoint
 from source_openai_chat.api.paging import ApiPage
 from source_openai_chat.api.rate_limit_headers import parse_rate_limit_headers
 from source_openai_chat.api.rate_limiter import RateLimitStalled, SharedRateLimiter
 
 LOGGER = logging.getLogger("airbyte")
 
-_PLACEHOLDER = "__completion_id__"
-_RETRY_AFTER = RetryAfterBackoffStrategy()
-Answer = requests.Response | requests.RequestException
+
+@dataclass(frozen=True)
+class Retries:
+    """How long a request keeps being retried (429s aside): the config's two bounds."""
+
+    max_retries: int
+    max_seconds: float
 
 
 @dataclass(frozen=True)
 class Skipped:
-    """An answer the error handler says to skip (IGNORE), with its message."""
+    """An answer with nothing to read (a 404), with its message."""
 
     status: int | None
     message: str
 
 
 class ApiClient:
-    """`page(params, completion_id)`: one page of a list, retried as the manifest says."""
+    """`page(params, completion_id)`: one page of `endpoint`, retried as answers.py says."""
 
     def __init__(
         self,
-        requester: HttpRequester,
+        endpoint: Endpoint,
+        not_found: NotFound,
+        retries: Retries,
         limiter: SharedRateLimiter,
         connections: int = 1,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        url = requester.get_url(
-            stream_slice=StreamSlice(partition={"completion_id": _PLACEHOLDER}, cursor_slice={})
-        )
-        self._url_head, _, self._url_tail = url.partition(_PLACEHOLDER)
-        self._headers = {
-            **requester.get_request_headers(),
-            **requester.get_authenticator().get_auth_header(),
-        }
-        self._params: dict[str, Any] = dict(requester.get_request_params())
-        self._timeout = (requester.connect_timeout_in_seconds, requester.read_timeout_in_seconds)
-        if requester.error_handler is None:
-            raise ValueError(f"the {requester.name} requester needs the manifest's error handler")
-        self._error_handler: Any = requester.error_handler
+        self._endpoint = endpoint
+        self._not_found = not_found
+        self._retries = retries
         self._limiter = limiter
         self._clock = clock
-        self._session = _session_without_per_request_environment(url)
-        adapter_type = _KeepaliveAdapter if requester.use_tcp_keepalive else _Adapter
-        adapter = adapter_type(pool_connections=1, pool_maxsize=max(connections, 1))
+        self._session = _session_without_per_request_environment(endpoint.url())
+        adapter = _KeepaliveAdapter(pool_connections=1, pool_maxsize=max(connections, 1))
         self._session.mount("https://", adapter)
         self._session.mount("http://", adapter)
 
     def page(
         self, params: Mapping[str, Any], completion_id: str | None = None
     ) -> ApiPage | Skipped:
-        """One page; the requester's own parameters plus `params`. `completion_id` fills the
-        URL of a per-completion requester."""
-        url = self._url_head
-        if completion_id is not None:
-            url += quote(completion_id, safe="") + self._url_tail
-        query = {**self._params, **params}
+        """One page; the endpoint's own parameters plus `params`. `completion_id` fills the
+        URL of a per-completion endpoint."""
+        url = self._endpoint.url(completion_id)
+        query = {**self._endpoint.params, **params}
         started = self._clock()
         attempt = 0
         while True:
@@ -107,57 +98,49 @@ class ApiClient:
             try:
                 # Prepared without the session's per-request merging (cookies, hooks, the
                 # environment), which nothing here uses.
-                request = requests.Request("GET", url, params=query, headers=self._headers)
-                answer = self._session.send(request.prepare(), timeout=self._timeout)
+                request = requests.Request("GET", url, params=query, headers=self._endpoint.headers)
+                answer = self._session.send(request.prepare(), timeout=self._endpoint.timeouts)
             except requests.RequestException as error:
                 answer = error
-            resolution = self._error_handler.interpret_response(answer)
-            action = resolution.response_action
+            meaning = meaning_of(answer, self._not_found)
             limits = (
                 parse_rate_limit_headers(answer.headers)
                 if isinstance(answer, requests.Response)
                 else None
             )
-            if action == ResponseAction.SUCCESS:
+            if meaning.verdict == Verdict.PAGE:
                 self._limiter.succeeded(slot, limits)
                 body = page_body(answer)  # type: ignore[arg-type]
                 return ApiPage(
                     body.get("data") or [], bool(body.get("has_more")), body.get("last_id")
                 )
-            if action == ResponseAction.IGNORE:
+            if meaning.verdict in (Verdict.SKIP, Verdict.NOT_FOUND):
                 self._limiter.succeeded(slot, limits)
                 status = answer.status_code if isinstance(answer, requests.Response) else None
-                return Skipped(status, resolution.error_message or describe_answer(answer))
-            if action == ResponseAction.FAIL:
-                message = resolution.error_message or describe_answer(answer)
+                return Skipped(status, meaning.message or describe_answer(answer))
+            if meaning.verdict == Verdict.FAIL:
+                message = meaning.message or describe_answer(answer)
                 raise AirbyteTracedException(
                     message=message,
                     internal_message=message,
-                    failure_type=resolution.failure_type or FailureType.system_error,
+                    failure_type=meaning.failure_type or FailureType.system_error,
                 )
-            if _is_rate_limit(answer):
-                self._limiter.rate_limited(slot, _RETRY_AFTER.backoff_time(answer, 0), limits)
+            if meaning.verdict == Verdict.RATE_LIMITED:
+                self._limiter.rate_limited(slot, retry_after_seconds(answer), limits)
                 continue
             attempt += 1
             waited = self._clock() - started
-            if attempt > self._error_handler.max_retries or waited > self._error_handler.max_time:
-                raise retries_exhausted(describe_answer(answer))
-            wait = self._backoff(answer, attempt)
+            if attempt > self._retries.max_retries or waited > self._retries.max_seconds:
+                raise RetriesExhausted(answer)
+            wait = backoff_seconds(answer, attempt)
             LOGGER.info(
                 "Retrying in %.1f s (attempt %d of %d): %s",
                 wait,
                 attempt,
-                self._error_handler.max_retries,
+                self._retries.max_retries,
                 describe_answer(answer),
             )
             self._limiter.pause_caller(wait)
-
-    def _backoff(self, answer: Answer, attempt: int) -> float:
-        for strategy in self._error_handler.backoff_strategies or []:
-            wait = strategy.backoff_time(answer, attempt)
-            if wait is not None:
-                return float(wait)
-        return float(2**attempt)
 
 
 class _Adapter(HTTPAdapter):
@@ -198,11 +181,6 @@ def _session_without_per_request_environment(url: str) -> requests.Session:
         session.verify = bundle
     session.trust_env = False
     return session
-
-
-def _is_rate_limit(answer: Answer) -> bool:
-    """Every 429 the error handler retries is a rate limit (a quota 429 fails before this)."""
-    return isinstance(answer, requests.Response) and answer.status_code == 429
 
 
 def _rate_limit_failure(detail: str) -> AirbyteTracedException:

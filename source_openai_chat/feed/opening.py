@@ -22,9 +22,9 @@ class ReadSettings:
     page_size: int
     lookback_seconds: int
     start: int | None  # `start_date` as epoch seconds
-    # A sync reads from both ends, each chain a page ahead in its own thread; `check` wants one
-    # request, in its own thread.
-    background: bool = True
+    # A sync reads from both ends, each chain a page ahead in its own thread; a check wants one
+    # request, in the caller's thread.
+    check: bool = False
 
 
 def lower_bound(floor: int | None, settings: ReadSettings) -> int | None:
@@ -73,7 +73,7 @@ def list_read(
     """
     anchor = None
     two_ended = False
-    if settings.background:
+    if not settings.check:
         if position.created is None:
             two_ended = settings.start is None
         elif position.anchor and (settings.start is None or position.created >= settings.start):
@@ -87,7 +87,7 @@ def list_read(
         checkpoint=_resumable(position.checkpoint, anchor, two_ended),
         two_ended=two_ended,
         on_odd_record=on_odd_record,
-        background=settings.background,
+        background=not settings.check,
         on_order_ignored=on_order_ignored,
     )
 

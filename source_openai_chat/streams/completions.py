@@ -1,8 +1,6 @@
-"""`chat_completions` on the CDK's concurrent engine, with a checkpoint after every page.
-
-The manifest declares the stream (name, key, schema) and the list requester (auth, retries);
-the source builds this `DefaultStream` from them: partitions that read the list through
-feed/opening.py and a cursor that owns the versioned state of feed/state.py.
+"""`chat_completions` on the CDK's concurrent engine, with a checkpoint after every page:
+partitions that read the list through feed/opening.py and a cursor that owns the versioned
+state of feed/state.py.
 """
 
 from __future__ import annotations
@@ -21,7 +19,12 @@ from airbyte_cdk.sources.types import Record
 from source_openai_chat.api.client import ApiClient
 from source_openai_chat.feed.opening import ReadSettings
 from source_openai_chat.feed.state import FeedState
-from source_openai_chat.streams.partitions import FeedCursor, ListPartition, ModelPartitions
+from source_openai_chat.streams.partitions import (
+    FeedCursor,
+    ListPartition,
+    ModelPartitions,
+    stream_schema,
+)
 
 STREAM_NAME = "chat_completions"
 
@@ -56,7 +59,6 @@ def as_declared(completion: dict[str, Any]) -> dict[str, Any]:
 
 
 def build_completions_stream(
-    declarative: DefaultStream,
     client: ApiClient,
     state: FeedState,
     models: list[str] | None,
@@ -64,14 +66,14 @@ def build_completions_stream(
     message_repository: MessageRepository,
     state_manager: ConnectorStateManager,
 ) -> DefaultStream:
-    """The manifest's `chat_completions` stream, reading through checkpointing partitions."""
+    """`chat_completions`, reading through checkpointing partitions."""
     cursor = FeedCursor(STREAM_NAME, "created", state, message_repository, state_manager)
     return DefaultStream(
         partition_generator=ModelPartitions(
             models, lambda model: CompletionsPartition(model, client, cursor, settings)
         ),
         name=STREAM_NAME,
-        json_schema=declarative.get_json_schema,
+        json_schema=lambda: stream_schema(STREAM_NAME),
         primary_key=["id"],
         cursor_field=cursor.cursor_field,
         logger=logging.getLogger(f"airbyte.{STREAM_NAME}"),

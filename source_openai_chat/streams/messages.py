@@ -47,6 +47,7 @@ from source_openai_chat.streams.partitions import (
     ListPartition,
     ModelPartitions,
     PrintedStates,
+    stream_schema,
 )
 
 MESSAGES_STREAM = "chat_completion_messages"
@@ -273,7 +274,6 @@ class _OrderedDelivery:
 
 
 def build_messages_stream(
-    declarative: DefaultStream,
     list_client: ApiClient,
     fetcher: MessagesFetcher,
     limiter: SharedRateLimiter,
@@ -285,7 +285,7 @@ def build_messages_stream(
     state_manager: ConnectorStateManager,
     printed_states: PrintedStates,
 ) -> DefaultStream:
-    """The manifest's `chat_completion_messages` stream, reading through the shared list."""
+    """`chat_completion_messages`, reading through the shared list."""
     cursor = FeedCursor(
         MESSAGES_STREAM,
         "completion_created",
@@ -302,7 +302,7 @@ def build_messages_stream(
     return DefaultStream(
         partition_generator=ModelPartitions(models, partition),
         name=MESSAGES_STREAM,
-        json_schema=declarative.get_json_schema,
+        json_schema=lambda: stream_schema(MESSAGES_STREAM),
         primary_key=["completion_id", "id"],
         cursor_field=cursor.cursor_field,
         logger=logging.getLogger(f"airbyte.{MESSAGES_STREAM}"),

@@ -4,12 +4,13 @@ notice that a STATE message was printed.
 
 `chat_completions` and `chat_completion_messages` each list the completions through
 feed/opening.py's `open_feed` and keep a `FeedState` through a `FeedCursor`. The CDK's own
-cursor cannot do it: its state for a data feed is one value written when a partition ends, and
-the concurrent declarative engine accepts no custom incremental cursor.
+cursor cannot do it: its state for a data feed is one value written when a partition ends.
 """
 
 from __future__ import annotations
 
+import copy
+import functools
 import logging
 import threading
 from collections.abc import Callable, Iterable, Mapping, MutableMapping
@@ -24,6 +25,7 @@ from airbyte_cdk.sources.streams.concurrent.partitions.partition_generator impor
     PartitionGenerator,
 )
 from airbyte_cdk.sources.types import Record, StreamSlice
+from airbyte_cdk.sources.utils.schema_helpers import ResourceSchemaLoader
 
 from source_openai_chat.api.client import ApiClient
 from source_openai_chat.feed.opening import ReadSettings, open_feed
@@ -32,6 +34,17 @@ from source_openai_chat.feed.state import ALL_MODELS, FeedPosition, FeedState
 from source_openai_chat.feed.two_ended import ListRead
 
 LOGGER = logging.getLogger("airbyte")
+
+
+def stream_schema(stream_name: str) -> dict[str, Any]:
+    """schemas/<stream>.json with its shared parts (schemas/shared/) resolved, as Airbyte's
+    Python connectors load theirs; read once per process, a copy for each caller."""
+    return copy.deepcopy(_resolved_schema(stream_name))
+
+
+@functools.cache
+def _resolved_schema(stream_name: str) -> dict[str, Any]:
+    return ResourceSchemaLoader(__package__.split(".")[0]).get_schema(stream_name)
 
 
 class PrintedStates:
