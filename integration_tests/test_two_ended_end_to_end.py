@@ -186,6 +186,20 @@ MESSAGES = "chat_completion_messages"
 BOTH_STREAMS = configured_catalog({STREAM: "incremental", MESSAGES: "incremental"})
 
 
+def _mid_read(checkpoints: int) -> Callable[[dict[str, Any]], bool]:
+    """A `kill_at` that accepts the `checkpoints`-th STATE saved in the middle of a read."""
+    seen = 0
+
+    def accept(state: dict[str, Any]) -> bool:
+        nonlocal seen
+        stream_state = state["stream"]["stream_state"]
+        positions = stream_state.get("models") or {"": stream_state}
+        seen += any("checkpoint" in position for position in positions.values())
+        return seen == checkpoints
+
+    return accept
+
+
 @FORK_SERVER
 @pytest.mark.parametrize(
     ("listing", "models"),
@@ -213,11 +227,16 @@ def test_a_server_that_ignores_order_loses_nothing_killed_again_and_again(listin
             runs = 0
             while runs < 30:
                 runs += 1
-                # Every partition re-reads its whole list on every sync (a server listing oldest
-                # first has no other way to the lookback window): leave each room for progress.
-                kill_after = 4 * len(models or [None])
+                # Killed only mid-read (a STATE with a checkpoint; a finished read's last one has
+                # none): the first run at once, so each stream is resumed, then after a few
+                # checkpoints per partition, so each run makes progress. Every partition
+                # re-reads its whole list on every sync (a server listing oldest first has no
+                # other way to the lookback window).
                 run = run_until_killed(
-                    config, catalog=catalog, kill_after_states=kill_after, state=states
+                    config,
+                    catalog=catalog,
+                    state=states,
+                    kill_at=_mid_read(1 if runs == 1 else 4 * len(models or [None])),
                 )
                 ids = "completion_id" if stream == MESSAGES else "id"
                 delivered[stream] |= {r[ids] for r in run.records_of(stream)}
