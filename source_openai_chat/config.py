@@ -280,10 +280,14 @@ class OpenAIChatConfig(BaseModel):
     def _url_is_safe(cls, value: Any) -> Any:
         if not isinstance(value, str):
             return value
-        url = urlsplit(value)
-        if url.scheme not in ("http", "https") or not url.hostname:
+        try:
+            url = urlsplit(value)
+            hostname = url.hostname
+        except ValueError:  # such as an unclosed IPv6 bracket
+            hostname = None
+        if not hostname or url.scheme not in ("http", "https"):
             raise ValueError("must be an http(s) URL such as https://api.openai.com/v1")
-        if url.scheme == "http" and not _is_loopback(url.hostname):
+        if url.scheme == "http" and not _is_loopback(hostname):
             raise ValueError(
                 "plain http:// is only allowed for loopback hosts (127.0.0.1, localhost); "
                 "use https:// so the API key is not sent in clear"

@@ -102,7 +102,7 @@ def test_a_full_read_delivers_every_completion_exactly_once_in_any_interleaving(
         result = read(api, seed=seed)
 
         assert once_each(result.delivered) == set(api.ids())
-        assert result.position.created == (max(c["created"] for c in api.items) if size else None)
+        assert result.position.floor == (max(c["created"] for c in api.items) if size else None)
 
 
 @pytest.mark.parametrize("size", [1, 5, 41])
@@ -143,7 +143,7 @@ def test_an_incremental_read_with_nothing_new_and_no_lookback_costs_at_most_two_
         result = read(api, first.position, seed=seed)
 
         assert len(api.requests) <= 2, api.requests
-        newest_second = [c["id"] for c in api.items if c["created"] == first.position.created]
+        newest_second = [c["id"] for c in api.items if c["created"] == first.position.floor]
         assert set(result.delivered) <= set(newest_second)  # at most the newest second again
 
 
@@ -167,7 +167,7 @@ def test_an_incremental_read_delivers_what_is_new_once_and_the_lookback_window_a
     for seed in SEEDS:
         api = FakeList(tied(40, 10, seed))
         first = read(api, seed=seed)
-        floor = first.position.created
+        floor = first.position.floor
         rng = random.Random(seed)
         new = [{"id": f"new{i}", "created": floor + rng.randrange(0, 6)} for i in range(17)]
         late = [
@@ -183,7 +183,7 @@ def test_an_incremental_read_delivers_what_is_new_once_and_the_lookback_window_a
         assert {r["id"] for r in new + late} <= delivered
         window = {c["id"] for c in api.items if c["created"] >= floor - lookback}
         assert delivered <= window  # nothing below the lookback window
-        assert result.position.created == max(c["created"] for c in api.items)
+        assert result.position.floor == max(c["created"] for c in api.items)
 
 
 def test_a_start_date_without_an_anchor_keeps_the_read_to_the_newest_first_chain():
@@ -218,8 +218,8 @@ def test_a_read_killed_after_any_page_resumes_losing_nothing(incremental, listin
         if incremental:
             position = read(api, seed=seed, listing=listing).position
             for i in range(25):
-                api.add({"id": f"new{i}", "created": position.created + i // 3})
-            expected = {c["id"] for c in api.items if c["created"] >= position.created}
+                api.add({"id": f"new{i}", "created": position.floor + i // 3})
+            expected = {c["id"] for c in api.items if c["created"] >= position.floor}
             expected.discard(position.anchor)  # delivered by the first read, and not again
         for stop in range(1, 30):
             killed = read(api, position, seed=seed + stop, stop_after_pages=stop, listing=listing)
@@ -231,7 +231,7 @@ def test_a_read_killed_after_any_page_resumes_losing_nothing(incremental, listin
             if listing is None:  # a read that goes alone from the oldest end reads it again
                 redelivered = set(killed.delivered) & set(resumed.delivered)
                 assert len(redelivered) <= 2 * api.page_size + 8  # a page per chain (and ties)
-            assert resumed.position.created == max(c["created"] for c in api.items)
+            assert resumed.position.floor == max(c["created"] for c in api.items)
 
 
 def test_retention_deleting_the_oldest_end_mid_read_skips_nothing_that_remains():
@@ -286,7 +286,7 @@ def test_a_server_that_ignores_order_loses_nothing_first_and_later_with_or_witho
         assert set(first.delivered) == wanted
         if listing == "desc":
             once_each(first.delivered)
-        floor = first.position.created
+        floor = first.position.floor
         assert floor == max(c["created"] for c in api.items)
         rng = random.Random(seed)
         new = [{"id": f"new{i}", "created": floor + rng.randrange(0, 6)} for i in range(17)]
@@ -299,7 +299,7 @@ def test_a_server_that_ignores_order_loses_nothing_first_and_later_with_or_witho
         assert {r["id"] for r in new + late} <= set(second.delivered)
         window = {c["id"] for c in api.items if c["created"] >= floor - 5}
         assert set(second.delivered) <= window  # nothing below the lookback window
-        assert second.position.created == max(c["created"] for c in api.items)
+        assert second.position.floor == max(c["created"] for c in api.items)
 
 
 @pytest.mark.parametrize("listing", ["asc", "desc"])

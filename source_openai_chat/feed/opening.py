@@ -74,15 +74,15 @@ def list_read(
     anchor = None
     two_ended = False
     if not settings.check:
-        if position.created is None:
+        if position.floor is None:
             two_ended = settings.start is None
-        elif position.anchor and (settings.start is None or position.created >= settings.start):
-            anchor = ChainPosition(position.anchor, position.created)
+        elif position.anchor and (settings.start is None or position.floor >= settings.start):
+            anchor = ChainPosition(position.anchor, position.floor)
             two_ended = True
     return ListRead(
         newest_first=newest_first,
         oldest_first=oldest_first,
-        lower_bound=lower_bound(position.created, settings),
+        lower_bound=lower_bound(position.floor, settings),
         anchor=anchor,
         checkpoint=_resumable(position.checkpoint, anchor, two_ended),
         two_ended=two_ended,

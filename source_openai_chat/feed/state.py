@@ -118,7 +118,7 @@ class Checkpoint:
 class FeedPosition:
     """Where one list stands: its floor and anchor, and a checkpoint while unfinished."""
 
-    created: int | None = None
+    floor: int | None = None  # the newest `created` a finished sync delivered
     checkpoint: Checkpoint | None = None
     fetched: FetchedWindow | None = None
     anchor: str | None = None
@@ -131,16 +131,16 @@ class FeedPosition:
     ) -> FeedPosition:
         """The position once a sync finished: the newest completion it delivered becomes the
         floor and the anchor (unless the old floor is newer)."""
-        if newest_created is None or (self.created is not None and newest_created < self.created):
-            return FeedPosition(created=self.created, fetched=fetched, anchor=self.anchor)
-        if newest_id is None and newest_created == self.created:
+        if newest_created is None or (self.floor is not None and newest_created < self.floor):
+            return FeedPosition(floor=self.floor, fetched=fetched, anchor=self.anchor)
+        if newest_id is None and newest_created == self.floor:
             newest_id = self.anchor  # the same second: the old anchor is as good
-        return FeedPosition(created=newest_created, fetched=fetched, anchor=newest_id)
+        return FeedPosition(floor=newest_created, fetched=fetched, anchor=newest_id)
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
-        if self.created is not None:
-            out["created"] = str(self.created)  # a string, as version 1 (the CDK) wrote it
+        if self.floor is not None:
+            out["created"] = str(self.floor)  # a string, as version 1 (the CDK) wrote it
         if self.anchor is not None:
             out["anchor"] = self.anchor
         if self.checkpoint is not None:
@@ -153,13 +153,13 @@ class FeedPosition:
     def from_json(cls, value: Any) -> FeedPosition:
         if not isinstance(value, Mapping):
             return cls()
-        created = _as_seconds(value.get("created"))
+        floor = _as_seconds(value.get("created"))
         anchor = value.get("anchor")
         return cls(
-            created,
+            floor,
             Checkpoint.from_json(value.get("checkpoint")),
             _as_window(value.get("fetched")),
-            anchor if isinstance(anchor, str) and created is not None else None,
+            anchor if isinstance(anchor, str) and floor is not None else None,
         )
 
 
@@ -186,7 +186,7 @@ class FeedState:
         positions = {}
         for key, position in self.positions.items():
             checkpoint = position.checkpoint
-            if checkpoint and position.created is not None:
+            if checkpoint and position.floor is not None:
                 checkpoint = checkpoint.newest_first_only()
             if checkpoint:
                 positions[key] = FeedPosition(checkpoint=checkpoint)

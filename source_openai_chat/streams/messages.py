@@ -132,7 +132,7 @@ class MessagesPartition(ListPartition):
         feed = self.open_feed(position)
         # Completions below the next sync's lower bound need not be remembered as fetched.
         next_window = lambda: lower_bound(  # noqa: E731
-            feed.finished(position).created, self._settings
+            feed.finished(position).floor, self._settings
         )
         delivery = _OrderedDelivery(self, position, next_window)
         try:
