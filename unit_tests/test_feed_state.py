@@ -16,21 +16,21 @@ from source_openai_chat.feed.state import (
 
 CHECKPOINT = Checkpoint(ChainPosition("chatcmpl-b", 150), newest_created=200)
 TWO_CHAINS = Checkpoint(
-    descending=ChainPosition("chatcmpl-b", 150),
-    ascending=ChainPosition("chatcmpl-y", 120),
+    newest_first=ChainPosition("chatcmpl-b", 150),
+    oldest_first=ChainPosition("chatcmpl-y", 120),
     origin="chatcmpl-a",
     newest_created=200,
     newest_id="chatcmpl-n",
-    ascending_proven=True,
+    oldest_first_proven=True,
 )
 
 
 def test_the_proof_of_each_chain_and_a_read_gone_alone_round_trip():
     proven = Checkpoint(
-        ChainPosition("chatcmpl-b", 150), newest_created=200, descending_proven=True
+        ChainPosition("chatcmpl-b", 150), newest_created=200, newest_first_proven=True
     )
     alone = Checkpoint(
-        ascending=ChainPosition("chatcmpl-y", 120), newest_created=200, listed_oldest_first=True
+        oldest_first=ChainPosition("chatcmpl-y", 120), newest_created=200, listed_oldest_first=True
     )
     state = FeedState({ALL_MODELS: FeedPosition(100, proven), "o3": FeedPosition(None, alone)})
 

@@ -67,9 +67,9 @@ def read(
 def interleaved(list_reader: ListRead, rng: random.Random) -> Iterator[ClaimedPage]:
     if list_reader.meeting.finished:
         return
-    chains = [list_reader.descending_pages()]
+    chains = [list_reader.newest_first_pages()]
     if list_reader.two_ended and not list_reader.meeting.met and not list_reader.meeting.alone:
-        chains.append(list_reader.ascending_pages())
+        chains.append(list_reader.oldest_first_pages())
     while chains:
         chain = rng.choice(chains)
         page = next(chain, None)

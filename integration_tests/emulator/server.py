@@ -216,8 +216,8 @@ class Store:
     def encoded(self, completion_id: str) -> bytes:
         return self._encoded[completion_id]
 
-    def walk(self, start: int, descending: bool) -> Iterator[dict[str, Any]]:
-        step = -1 if descending else 1
+    def walk(self, start: int, newest_first: bool) -> Iterator[dict[str, Any]]:
+        step = -1 if newest_first else 1
         index = start
         while 0 <= index < len(self._records):
             yield self._records[index]
@@ -481,7 +481,7 @@ class Emulator:
             return 400, error_body(message, "invalid_request_error", "invalid_value", "order")
         model = params.get("model")
         metadata = {k[9:-1]: v for k, v in query if k.startswith("metadata[") and k.endswith("]")}
-        descending = (self.ignore_order or order) == "desc"
+        newest_first = (self.ignore_order or order) == "desc"
 
         with self._lock:
             store = self.store
@@ -491,11 +491,11 @@ class Emulator:
                 if position is None:
                     message = f"No chat completion found with id '{after}'."
                     return 404, error_body(message, "invalid_request_error", "not_found", "after")
-                start = position - 1 if descending else position + 1
+                start = position - 1 if newest_first else position + 1
             else:
-                start = len(store) - 1 if descending else 0
+                start = len(store) - 1 if newest_first else 0
             page: list[dict[str, Any]] = []
-            for record in store.walk(start, descending):
+            for record in store.walk(start, newest_first):
                 if model and record["model"] != model:
                     continue
                 if metadata and any(

@@ -29,8 +29,8 @@ from typing import Any
 from source_openai_chat.feed.reader import ChainPage
 from source_openai_chat.feed.state import ChainPosition, Checkpoint
 
-DESCENDING = "descending"
-ASCENDING = "ascending"
+NEWEST_FIRST = "newest_first"
+OLDEST_FIRST = "oldest_first"
 
 
 class Next(enum.Enum):
@@ -44,7 +44,7 @@ class ClaimedPage:
     """Records one chain delivers, in delivery order, and the checkpoint true once they are."""
 
     records: list[dict[str, Any]]
-    chain: str  # DESCENDING or ASCENDING
+    chain: str  # NEWEST_FIRST or OLDEST_FIRST
     before: Checkpoint
     after: Checkpoint
     sequence: int
@@ -102,21 +102,21 @@ class Meeting:
         self._saved = checkpoint
         self._sequence = 0
         self.met = checkpoint.met and two_ended
-        self._descending = _Frontier.at(checkpoint.descending)
-        self._ascending = (
-            _Frontier.at(checkpoint.ascending or self._anchor) if two_ended else _Frontier()
+        self._newest_first = _Frontier.at(checkpoint.newest_first)
+        self._oldest_first = (
+            _Frontier.at(checkpoint.oldest_first or self._anchor) if two_ended else _Frontier()
         )
         # Whether the newest-first chain reads below the anchor, everything above it delivered.
         self._below_anchor = self._anchor is not None and (
-            self.met or _at_or_below(checkpoint.descending, self._anchor)
+            self.met or _at_or_below(checkpoint.newest_first, self._anchor)
         )
         self._odd_ids: set[Any] = set()
         # Whether each chain has shown that the server lists in the order it asked for: until
         # then its place stops neither chain (see reader.ChainPage.proven).
-        self._ascending_proven = checkpoint.ascending_proven
-        self._descending_proven = checkpoint.descending_proven
+        self._oldest_first_proven = checkpoint.oldest_first_proven
+        self._newest_first_proven = checkpoint.newest_first_proven
         # The server lists oldest first whatever `order` says: one chain reads from the oldest
-        # end, claiming through `claim_ascending(page, alone=True)`.
+        # end, claiming through `claim_oldest_first(page, alone=True)`.
         self.alone = checkpoint.listed_oldest_first
 
     @property
@@ -134,8 +134,8 @@ class Meeting:
             return self._saved
 
     @property
-    def descending_proven(self) -> bool:
-        return self._descending_proven
+    def newest_first_proven(self) -> bool:
+        return self._newest_first_proven
 
     def read_oldest_first_alone(self) -> None:
         """The newest-first chain was answered oldest first: from here the read is one chain,
@@ -146,9 +146,9 @@ class Meeting:
             self.alone = True
             self.met = False
             self._anchor = None
-            self._two_ended = True  # the one chain's place is the checkpoint's `ascending`
-            self._descending, self._ascending = _Frontier(), _Frontier()
-            self._ascending_proven = self._descending_proven = False
+            self._two_ended = True  # the one chain's place is the checkpoint's oldest-first place
+            self._newest_first, self._oldest_first = _Frontier(), _Frontier()
+            self._oldest_first_proven = self._newest_first_proven = False
             self._saved = Checkpoint(
                 listed_oldest_first=True,
                 newest_created=self._saved.newest_created,
@@ -160,7 +160,7 @@ class Meeting:
         """Nothing is left to read: the chains met and there is no anchor to read below."""
         return self.met and self._anchor is None
 
-    def descending_next(self) -> Next:
+    def newest_first_next(self) -> Next:
         """Before the newest-first chain requests a page: once the chains have met, what lies
         between it and the anchor is delivered."""
         with self._lock:
@@ -171,10 +171,10 @@ class Meeting:
             self._below_anchor = True
             return Next.JUMP
 
-    def claim_descending(self, page: ChainPage) -> ClaimedPage:
+    def claim_newest_first(self, page: ChainPage) -> ClaimedPage:
         with self._lock:
             # A page is only yielded if every `created` in it agrees with the proof at its end.
-            self._descending_proven = self._descending_proven or page.proven
+            self._newest_first_proven = self._newest_first_proven or page.proven
             delivered: list[dict[str, Any]] = []
             following = Next.CONTINUE
             records = iter(page.records)
@@ -186,11 +186,11 @@ class Meeting:
                 if (
                     self._anchor
                     and not self._below_anchor
-                    and self._descending_proven
+                    and self._newest_first_proven
                     and _is_anchor_or_older(created, completion_id, self._anchor)
                 ):
                     self._below_anchor = self.met = True  # everything above it is delivered
-                if self._ascending.covers_id(created, completion_id):
+                if self._oldest_first.covers_id(created, completion_id):
                     continue  # the oldest-first chain delivered it (or it is the anchor)
                 if self._crossed(created):
                     # The oldest-first chain delivered everything from its origin up to here.
@@ -203,7 +203,7 @@ class Meeting:
                         following = Next.JUMP  # the anchor is not on this page: go to it
                         break
                     continue  # the rest of the page lies below the anchor
-                self._descending.advance(created, completion_id)
+                self._newest_first.advance(created, completion_id)
                 delivered.append(record)
             if following is Next.CONTINUE and page.last:
                 self.met = self._two_ended
@@ -211,27 +211,27 @@ class Meeting:
             position = page.position if following is Next.CONTINUE else None
             if following is Next.JUMP:
                 position = self._anchor
-            return self._page(DESCENDING, delivered, position, following)
+            return self._page(NEWEST_FIRST, delivered, position, following)
 
     def _crossed(self, created: int) -> bool:
         """Whether a newest-first record above the anchor lies in what the oldest-first chain
         delivered (below its frontier's second)."""
         return (
             self._two_ended
-            and self._ascending_proven
-            and self._descending_proven
+            and self._oldest_first_proven
+            and self._newest_first_proven
             and not self._below_anchor
-            and self._ascending.created is not None
-            and created < self._ascending.created
+            and self._oldest_first.created is not None
+            and created < self._oldest_first.created
         )
 
-    def claim_ascending(self, page: ChainPage, alone: bool = False) -> ClaimedPage:
+    def claim_oldest_first(self, page: ChainPage, alone: bool = False) -> ClaimedPage:
         """A page of the oldest-first chain, or (`alone`) of the one chain of a read that the
         server answers oldest first whatever `order` says."""
         with self._lock:
             if self.alone and not alone:  # the oldest-first chain after the read went alone
-                return self._page(ASCENDING, [], None, Next.STOP)
-            self._ascending_proven = self._ascending_proven or page.proven
+                return self._page(OLDEST_FIRST, [], None, Next.STOP)
+            self._oldest_first_proven = self._oldest_first_proven or page.proven
             delivered: list[dict[str, Any]] = []
             following = Next.STOP if self.met else Next.CONTINUE
             for record in page.records if following is Next.CONTINUE else []:
@@ -239,20 +239,20 @@ class Meeting:
                 if type(created) is not int:
                     self._deliver_odd(record, delivered)
                     continue
-                own = self._ascending
+                own = self._oldest_first
                 if own.created is not None and (
                     created < own.created or own.covers_id(created, completion_id)
                 ):
                     continue  # delivered before this chain stepped back (or the anchor)
-                other = self._descending
+                other = self._newest_first
                 if (
-                    self._descending_proven
+                    self._newest_first_proven
                     and other.created is not None
                     and created > other.created
                 ):
                     # The newest-first chain delivered everything above (once this chain is
                     # proven to read oldest first, the chains met; before, it just stops).
-                    self.met = self._ascending_proven
+                    self.met = self._oldest_first_proven
                     following = Next.STOP
                     break
                 if other.covers_id(created, completion_id):
@@ -260,13 +260,13 @@ class Meeting:
                 own.advance(created, completion_id)
                 delivered.append(record)
             if following is Next.CONTINUE and page.last:
-                self.met = self._ascending_proven or self.alone
+                self.met = self._oldest_first_proven or self.alone
                 following = Next.STOP
             position = page.position
-            saved = self._saved.ascending
+            saved = self._saved.oldest_first
             if position is None or (saved and position.after_created < saved.after_created):
                 position = saved  # a chain that stepped back resumes from its furthest place
-            return self._page(ASCENDING, delivered, position, following)
+            return self._page(OLDEST_FIRST, delivered, position, following)
 
     def _page(
         self,
@@ -277,21 +277,21 @@ class Meeting:
     ) -> ClaimedPage:
         """Number the claim and move the checkpoint (called under the lock)."""
         before = self._saved
-        positions = {DESCENDING: before.descending, ASCENDING: before.ascending}
+        positions = {NEWEST_FIRST: before.newest_first, OLDEST_FIRST: before.oldest_first}
         if position is not None:
             positions[chain] = position
         if self.met and self._anchor and not self._below_anchor:
-            positions[DESCENDING] = self._anchor  # a resumed sync goes on below the anchor
+            positions[NEWEST_FIRST] = self._anchor  # a resumed sync goes on below the anchor
         newest = self._newest_in(records)
         after = Checkpoint(
-            descending=positions[DESCENDING],
-            ascending=positions[ASCENDING] if self._two_ended else None,
+            newest_first=positions[NEWEST_FIRST],
+            oldest_first=positions[OLDEST_FIRST] if self._two_ended else None,
             origin=self._anchor.after if self._anchor else None,
             met=self.met,
             newest_created=newest[0],
             newest_id=newest[1],
-            ascending_proven=self._ascending_proven and self._two_ended,
-            descending_proven=self._descending_proven,
+            oldest_first_proven=self._oldest_first_proven and self._two_ended,
+            newest_first_proven=self._newest_first_proven,
             listed_oldest_first=self.alone,
         )
         self._saved = after

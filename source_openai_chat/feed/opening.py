@@ -1,5 +1,5 @@
 """Where a read of the list starts: its lower bound, which chains run, and which part of a
-saved checkpoint it continues from. Both streams open the list here (`open_feed`)."""
+saved checkpoint it continues from. Both streams read the list through `list_read`."""
 
 from __future__ import annotations
 
@@ -7,9 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from source_openai_chat.api.client import ApiClient
 from source_openai_chat.api.paging import ApiPage
-from source_openai_chat.feed.pages import list_page_fetcher
 from source_openai_chat.feed.reader import warn_order_ignored
 from source_openai_chat.feed.state import ChainPosition, Checkpoint, FeedPosition
 from source_openai_chat.feed.two_ended import ListRead
@@ -34,25 +32,6 @@ def lower_bound(floor: int | None, settings: ReadSettings) -> int | None:
     if settings.start is None:
         return lower
     return settings.start if lower is None else max(lower, settings.start)
-
-
-def open_feed(
-    client: ApiClient,
-    model: str | None,
-    position: FeedPosition,
-    settings: ReadSettings,
-    on_odd_record: Callable[[Any], None],
-    on_order_ignored: Callable[[str], None] = warn_order_ignored,
-) -> ListRead:
-    """The one way either stream reads the list (see `list_read`), through the list requester."""
-    return list_read(
-        list_page_fetcher(client, settings.page_size, model, "desc"),
-        list_page_fetcher(client, settings.page_size, model, "asc"),
-        position,
-        settings,
-        on_odd_record,
-        on_order_ignored,
-    )
 
 
 def list_read(
@@ -101,7 +80,7 @@ def _resumable(
     server that lists oldest first, which always starts at the oldest end."""
     if checkpoint is None or checkpoint.listed_oldest_first:
         return checkpoint  # one chain from the oldest end, whatever this read's anchor
-    if not (checkpoint.ascending or checkpoint.met):
+    if not (checkpoint.oldest_first or checkpoint.met):
         return checkpoint
     if two_ended and checkpoint.origin == (anchor.after if anchor else None):
         return checkpoint

@@ -61,8 +61,8 @@ class _Direction:
     """The `created` values one chain has read, in order: whether they have gone its way yet,
     and whether they ever went against it. Ties and odd values tell nothing."""
 
-    def __init__(self, descending: bool, last: int | None, proven: bool) -> None:
-        self.descending = descending
+    def __init__(self, newest_first: bool, last: int | None, proven: bool) -> None:
+        self.newest_first = newest_first
         self.last = last
         self.proven = proven
 
@@ -72,11 +72,11 @@ class _Direction:
         last, self.last = self.last, created
         if last is None or created == last:
             return True
-        if (created < last) == self.descending:
+        if (created < last) == self.newest_first:
             self.proven = True
             return True
         if self.proven:
-            raise _unsorted_list(last, created, self.descending)
+            raise _unsorted_list(last, created, self.newest_first)
         return False
 
 
@@ -100,8 +100,8 @@ def warn_order_ignored(listing: str) -> None:
     LOGGER.warning(order_ignored_warning(listing))
 
 
-def _unsorted_list(before: int, after: int, descending: bool) -> AirbyteTracedException:
-    order = "desc" if descending else "asc"
+def _unsorted_list(before: int, after: int, newest_first: bool) -> AirbyteTracedException:
+    order = "desc" if newest_first else "asc"
     return _fail(
         "The server at base_url lists completions in neither order: asked for "
         f"order={order}, it sent `created` {after} after {before}, and earlier the other way. "

@@ -49,29 +49,29 @@ class Checkpoint:
     """Where an unfinished sync stands: each chain's position (None: it delivered nothing yet),
     whether the chains met, and the newest completion delivered so far."""
 
-    descending: ChainPosition | None = None
-    ascending: ChainPosition | None = None
-    origin: str | None = None  # the anchor the ascending chain started after; None: oldest end
+    newest_first: ChainPosition | None = None
+    oldest_first: ChainPosition | None = None
+    origin: str | None = None  # the anchor the oldest-first chain started after; None: oldest end
     met: bool = False
     newest_created: int | None = None
     newest_id: str | None = None
-    ascending_proven: bool = False  # the server was seen listing oldest first (feed/reader.py)
-    descending_proven: bool = False  # ... and newest first when asked
+    oldest_first_proven: bool = False  # the server was seen listing oldest first (feed/reader.py)
+    newest_first_proven: bool = False  # ... and newest first when asked
     # The server listed oldest first when asked for newest first: the read is one chain, oldest
-    # first from the oldest end, and `ascending` is its place.
+    # first from the oldest end, and `oldest_first` is its place.
     listed_oldest_first: bool = False
 
     def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = self.descending.to_json() if self.descending else {}
-        if self.descending and self.descending_proven:
+        out: dict[str, Any] = self.newest_first.to_json() if self.newest_first else {}
+        if self.newest_first and self.newest_first_proven:
             out["proven"] = True
         if self.listed_oldest_first:
             out["listed_oldest_first"] = True
-        if self.ascending:
-            out["ascending"] = self.ascending.to_json()
-            if self.ascending_proven:
+        if self.oldest_first:
+            out["ascending"] = self.oldest_first.to_json()
+            if self.oldest_first_proven:
                 out["ascending"]["proven"] = True
-        if self.ascending or self.met:
+        if self.oldest_first or self.met:
             out["origin"] = self.origin
         if self.met:
             out["met"] = True
@@ -83,12 +83,12 @@ class Checkpoint:
     def newest_first_only(self) -> Checkpoint | None:
         """The newest-first chain's place alone (None without one), for a read that starts the
         other chain elsewhere or not at all."""
-        if self.descending is None:
+        if self.newest_first is None:
             return None
         return Checkpoint(
-            self.descending,
+            self.newest_first,
             newest_created=self.newest_created,
-            descending_proven=self.descending_proven,
+            newest_first_proven=self.newest_first_proven,
         )
 
     @classmethod
@@ -97,19 +97,24 @@ class Checkpoint:
         if not isinstance(value, Mapping):
             return None
         origin = value.get("origin")
-        ascending = value.get("ascending")
+        oldest_first = value.get("ascending")
         checkpoint = cls(
-            descending=ChainPosition.from_json(value),
-            ascending=ChainPosition.from_json(value.get("ascending")),
+            newest_first=ChainPosition.from_json(value),
+            oldest_first=ChainPosition.from_json(value.get("ascending")),
             origin=origin if isinstance(origin, str) else None,
             met=value.get("met") is True,
             newest_created=_as_seconds(value.get("newest_created")),
             newest_id=value.get("newest_id") if isinstance(value.get("newest_id"), str) else None,
-            ascending_proven=isinstance(ascending, Mapping) and ascending.get("proven") is True,
-            descending_proven=value.get("proven") is True,
+            oldest_first_proven=isinstance(oldest_first, Mapping)
+            and oldest_first.get("proven") is True,
+            newest_first_proven=value.get("proven") is True,
             listed_oldest_first=value.get("listed_oldest_first") is True,
         )
-        if checkpoint.descending is None and checkpoint.ascending is None and not checkpoint.met:
+        if (
+            checkpoint.newest_first is None
+            and checkpoint.oldest_first is None
+            and not checkpoint.met
+        ):
             return None
         return checkpoint
 

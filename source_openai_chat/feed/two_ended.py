@@ -64,17 +64,17 @@ class ListRead:
         if self.meeting.finished:
             return iter(())
         if not self.background:
-            return self.descending_pages()
-        chains = [self.descending_pages()]
+            return self.newest_first_pages()
+        chains = [self.newest_first_pages()]
         if self.two_ended and not self.meeting.met and not self.meeting.alone:
-            chains.append(self.ascending_pages())
+            chains.append(self.oldest_first_pages())
         return merge_in_sequence(chains, lambda page: page.sequence)
 
-    def descending_pages(self) -> Iterator[ClaimedPage]:
+    def newest_first_pages(self) -> Iterator[ClaimedPage]:
         """The newest-first chain's claimed pages (`pages()` runs each chain in a thread), or
         those of the one oldest-first chain that replaces it on a server listing oldest first."""
         if not self.meeting.alone:
-            resume = self.checkpoint.descending if self.checkpoint else None
+            resume = self.checkpoint.newest_first if self.checkpoint else None
             try:
                 following = yield from self._descend(resume)
                 if following is Next.JUMP:
@@ -90,7 +90,7 @@ class ListRead:
         oldest end (or its saved place) to the end of the list, above the lower bound."""
         feed = OldestFirstFeed(
             self.oldest_first,
-            resume=self.meeting.checkpoint.ascending,  # None: from the oldest end
+            resume=self.meeting.checkpoint.oldest_first,  # None: from the oldest end
             on_odd_record=self.on_odd_record,
             lower_bound=self.lower_bound,
             alone=True,
@@ -98,7 +98,7 @@ class ListRead:
         pages = feed.pages()
         try:
             for page in pages:
-                claimed = self.meeting.claim_ascending(page, alone=True)
+                claimed = self.meeting.claim_oldest_first(page, alone=True)
                 yield claimed
                 if claimed.next is Next.STOP:
                     return
@@ -112,15 +112,15 @@ class ListRead:
             self.lower_bound,
             resume,
             on_odd_record=self.on_odd_record,
-            proven=self.meeting.descending_proven,
+            proven=self.meeting.newest_first_proven,
         )
         pages = feed.pages()
         try:
-            while (following := self.meeting.descending_next()) is Next.CONTINUE:
+            while (following := self.meeting.newest_first_next()) is Next.CONTINUE:
                 page = next(pages, None)
                 if page is None:
                     return Next.STOP
-                claimed = self.meeting.claim_descending(page)
+                claimed = self.meeting.claim_newest_first(page)
                 yield claimed
                 if claimed.next is not Next.CONTINUE:
                     return claimed.next
@@ -128,9 +128,9 @@ class ListRead:
         finally:
             pages.close()
 
-    def ascending_pages(self) -> Iterator[ClaimedPage]:
+    def oldest_first_pages(self) -> Iterator[ClaimedPage]:
         """The oldest-first chain's claimed pages."""
-        resume = self.checkpoint.ascending if self.checkpoint else None
+        resume = self.checkpoint.oldest_first if self.checkpoint else None
         feed = OldestFirstFeed(
             self.oldest_first,
             self.anchor,
@@ -144,7 +144,7 @@ class ListRead:
                 page = next(pages, None)
                 if page is None:
                     return
-                claimed = self.meeting.claim_ascending(page)
+                claimed = self.meeting.claim_oldest_first(page)
                 yield claimed
                 if claimed.next is Next.STOP:
                     return

@@ -36,15 +36,15 @@ class CompletionsPartition(ListPartition):
 
     def read(self) -> Iterable[Record]:
         position = self._cursor.position(self._key)
-        feed = self.open_feed(position)
-        for page in feed.pages():
+        listing = self.list_read(position)
+        for page in listing.pages():
             for data in page.records:
                 yield Record(
                     data=as_declared(data), stream_name=STREAM_NAME, associated_slice=self._slice
                 )
             if page.after != page.before:
                 self._cursor.save(self._key, replace(position, checkpoint=page.after))
-        self._cursor.save(self._key, feed.finished(position))
+        self._cursor.save(self._key, listing.finished(position))
 
 
 def as_declared(completion: dict[str, Any]) -> dict[str, Any]:

@@ -7,7 +7,7 @@ messages of every completion in the lookback window again on every sync, and its
 as far ahead of any checkpoint as the partition queue allows.
 
 Here one partition per list position (all models, or one per model) reads the list with
-`open_feed` and hands each completion that needs its messages to a shared pool of
+`list_read` and hands each completion that needs its messages to a shared pool of
 `num_workers` threads, paced by one `SharedRateLimiter`. Messages come out in list order, so
 "every completion up to X is delivered" is a checkpoint: one is saved whenever
 `CHECKPOINT_EVERY` requested completions have been delivered since the last one, and at list
@@ -129,14 +129,14 @@ class MessagesPartition(ListPartition):
 
     def read(self) -> Iterable[Record]:
         position = self._cursor.position(self._key)
-        feed = self.open_feed(position)
+        listing = self.list_read(position)
         # Completions below the next sync's lower bound need not be remembered as fetched.
         next_window = lambda: lower_bound(  # noqa: E731
-            feed.finished(position).floor, self._settings
+            listing.finished(position).floor, self._settings
         )
         delivery = _OrderedDelivery(self, position, next_window)
         try:
-            for page in feed.pages():
+            for page in listing.pages():
                 if not page.records and page.after != page.before:
                     yield from delivery.make_room()
                     delivery.add_page_end(page)
@@ -156,7 +156,7 @@ class MessagesPartition(ListPartition):
             raise
         # Keep the completions the next sync lists again: those above its lower bound.
         keep = delivery.fetched.since(next_window())
-        self._cursor.save(self._key, feed.finished(position, keep))
+        self._cursor.save(self._key, listing.finished(position, keep))
 
     def record(self, message: dict[str, Any], completion: dict[str, Any]) -> Record:
         message["completion_id"] = completion.get("id")

@@ -3,7 +3,7 @@ model), the cursor that holds a stream's `FeedState` and emits it at every check
 notice that a STATE message was printed.
 
 `chat_completions` and `chat_completion_messages` each list the completions through
-feed/opening.py's `open_feed` and keep a `FeedState` through a `FeedCursor`. The CDK's own
+feed/opening.py's `list_read` and keep a `FeedState` through a `FeedCursor`. The CDK's own
 cursor cannot do it: its state for a data feed is one value written when a partition ends.
 """
 
@@ -28,7 +28,8 @@ from airbyte_cdk.sources.types import Record, StreamSlice
 from airbyte_cdk.sources.utils.schema_helpers import ResourceSchemaLoader
 
 from source_openai_chat.api.client import ApiClient
-from source_openai_chat.feed.opening import ReadSettings, open_feed
+from source_openai_chat.feed.opening import ReadSettings, list_read
+from source_openai_chat.feed.pages import list_page_fetcher
 from source_openai_chat.feed.reader import order_ignored_warning
 from source_openai_chat.feed.state import ALL_MODELS, FeedPosition, FeedState
 from source_openai_chat.feed.two_ended import ListRead
@@ -170,7 +171,7 @@ class FeedCursor(Cursor):
 
 class ListPartition(Partition):
     """What a partition of either stream is: one list position (all models, or one model),
-    read with `open_feed` and saved under its key in the stream's `FeedCursor`."""
+    read with `list_read` and saved under its key in the stream's `FeedCursor`."""
 
     stream: str  # the stream's name, set by each subclass
 
@@ -184,10 +185,12 @@ class ListPartition(Partition):
         self._settings = settings
         self._slice = StreamSlice(partition={"model": model} if model else {}, cursor_slice={})
 
-    def open_feed(self, position: FeedPosition) -> ListRead:
-        return open_feed(
-            self._client,
-            self._model,
+    def list_read(self, position: FeedPosition) -> ListRead:
+        """The one way either stream reads the list, through the list endpoint's client."""
+        page_size = self._settings.page_size
+        return list_read(
+            list_page_fetcher(self._client, page_size, self._model, "desc"),
+            list_page_fetcher(self._client, page_size, self._model, "asc"),
             position,
             self._settings,
             self._cursor.warn_odd_record,
