@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
-import requests_mock
 from airbyte_cdk.models import FailureType
+from airbyte_cdk.test.mock_http import HttpMocker, HttpRequest, HttpResponse
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_openai_chat.api.answers import NotFound
@@ -35,33 +35,40 @@ def client(clock: FakeClock, **config) -> tuple[ApiClient, SharedRateLimiter]:
     return ApiClient(endpoint, NotFound.MESSAGES, retries, limiter, clock=clock), limiter
 
 
-def answer(status: int, body: dict, headers: dict | None = None) -> dict:
-    return {"status_code": status, "text": json.dumps(body), "headers": headers or {}}
+def request(**headers: str) -> HttpRequest:
+    return HttpRequest(MESSAGES_URL, query_params={"order": "asc"}, headers=headers or None)
+
+
+def answer(status: int, body: dict, headers: dict | None = None) -> HttpResponse:
+    return HttpResponse(json.dumps(body), status, headers or {})
 
 
 def test_a_page_is_requested_with_the_configs_url_headers_and_parameters(clock):
     api, _ = client(clock, organization_id="org-1", project_id="proj_1")
-    with requests_mock.Mocker() as http:
-        http.get(MESSAGES_URL, text=json.dumps(PAGE))
+    sent = HttpRequest(
+        MESSAGES_URL,
+        query_params={"order": "asc", "limit": "100"},
+        headers={"Authorization": f"Bearer {API_KEY}", "OpenAI-Organization": "org-1",
+                 "OpenAI-Project": "proj_1"},
+    )  # fmt: skip
+    with HttpMocker() as http:
+        http.get(sent, answer(200, PAGE))
 
         page = api.page({"limit": 100}, "chat-1")
 
     assert page == ApiPage([{"id": "chat-1-0"}], False, "chat-1-0")
-    sent = http.request_history[0]
-    assert sent.qs == {"order": ["asc"], "limit": ["100"]}
-    assert sent.timeout == (30.0, 120.0)  # a stalled connection never hangs the sync
-    assert sent.headers["Authorization"] == f"Bearer {API_KEY}"
-    assert (sent.headers["OpenAI-Organization"], sent.headers["OpenAI-Project"]) == (
-        "org-1",
-        "proj_1",
-    )
+
+
+def test_every_request_has_connect_and_read_timeouts():
+    """A stalled connection is retried like a 5xx instead of hanging the sync."""
+    assert messages_endpoint(parse_config(ConfigBuilder().build())).timeouts == (30.0, 120.0)
 
 
 def test_429s_without_a_code_wait_on_the_limiter_and_never_count_as_retries(clock):
     api, limiter = client(clock, max_retries=1)
     no_code = {"error": {"message": "Too Many Requests", "type": "requests", "code": None}}
-    with requests_mock.Mocker() as http:
-        http.get(MESSAGES_URL, [answer(429, no_code)] * 4 + [answer(200, PAGE)])
+    with HttpMocker() as http:
+        http.get(request(), [answer(429, no_code)] * 4 + [answer(200, PAGE)])
 
         page = api.page({}, "chat-1")
 
@@ -71,23 +78,24 @@ def test_429s_without_a_code_wait_on_the_limiter_and_never_count_as_retries(cloc
 
 def test_a_server_error_on_every_retry_is_a_transient_error_saying_what_the_api_answered(clock):
     api, _ = client(clock, max_retries=2)
-    with requests_mock.Mocker() as http:
-        http.get(MESSAGES_URL, [answer(500, template("error_500"))] * 3)
+    sent = request()
+    with HttpMocker() as http:
+        http.get(sent, [answer(500, template("error_500"))] * 3)
 
         with pytest.raises(AirbyteTracedException) as failed:
             api.page({}, "chat-1")
+        http.assert_number_of_calls(sent, 3)
 
     assert failed.value.failure_type == FailureType.transient_error
     assert "kept failing after every retry (HTTP 500" in failed.value.message
-    assert len(http.request_history) == 3
     assert clock.now == pytest.approx(1 + 2)  # 1 s, then 2 s
 
 
 def test_retry_after_is_honoured_on_a_5xx(clock):
     api, _ = client(clock)
-    with requests_mock.Mocker() as http:
+    with HttpMocker() as http:
         http.get(
-            MESSAGES_URL,
+            request(),
             [answer(503, template("error_500"), {"retry-after-ms": "2500"}), answer(200, PAGE)],
         )
 
@@ -98,21 +106,22 @@ def test_retry_after_is_honoured_on_a_5xx(clock):
 
 def test_an_answer_that_fails_is_asked_once_and_raised_as_the_table_says(clock):
     api, _ = client(clock)
-    with requests_mock.Mocker() as http:
-        http.get(MESSAGES_URL, **answer(401, template("error_401"), {"x-request-id": "req_1"}))
+    sent = request()
+    with HttpMocker() as http:
+        http.get(sent, answer(401, template("error_401"), {"x-request-id": "req_1"}))
 
         with pytest.raises(AirbyteTracedException) as failed:
             api.page({}, "chat-1")
+        http.assert_number_of_calls(sent, 1)
 
     assert failed.value.failure_type == FailureType.config_error
     assert failed.value.message.startswith("The API rejected the API key (HTTP 401)")
-    assert len(http.request_history) == 1
 
 
 def test_a_completion_gone_is_skipped_with_its_message(clock):
     api, _ = client(clock)
-    with requests_mock.Mocker() as http:
-        http.get(MESSAGES_URL, **answer(404, template("error_404")))
+    with HttpMocker() as http:
+        http.get(request(), answer(404, template("error_404")))
 
         skipped = api.page({}, "chat-1")
 

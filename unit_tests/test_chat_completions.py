@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import requests
-import requests_mock
 from airbyte_cdk.models import FailureType, SyncMode
 from airbyte_cdk.test.entrypoint_wrapper import EntrypointOutput, read
 from airbyte_cdk.test.mock_http import HttpMocker, HttpResponse
@@ -13,7 +11,6 @@ from airbyte_cdk.test.mock_http import HttpMocker, HttpResponse
 from source_openai_chat import SourceOpenaiChat
 from unit_tests.builders import (
     API_KEY,
-    LIST_URL,
     ConfigBuilder,
     catalog,
     completion,
@@ -346,22 +343,3 @@ class TestErrors:
 
         http_mocker.assert_number_of_calls(request, 3)
         assert output.errors[0].trace.error.failure_type == FailureType.transient_error
-
-
-class TestTimeouts:
-    def test_given_a_read_timeout_when_read_then_retried_and_nothing_lost(self):
-        body = page([completion("c1", NEWEST)]).body
-        with requests_mock.Mocker() as mocker:
-            route = mocker.get(
-                LIST_URL,
-                [
-                    {"exc": requests.exceptions.ReadTimeout("read timed out")},
-                    {"text": body, "status_code": 200},
-                ],
-            )
-
-            output = _read(ConfigBuilder().build(), SyncMode.full_refresh)
-
-        assert _ids(output) == ["c1"]
-        assert route.call_count == 2
-        assert not output.errors

@@ -14,8 +14,9 @@ from typing import Any
 
 import jsonschema
 import pytest
-import requests_mock
 from airbyte_cdk.models import SyncMode, Type
+from airbyte_cdk.test.mock_http import HttpMocker, HttpRequest, HttpResponse
+from airbyte_cdk.test.mock_http.request import ANY_QUERY_PARAMS
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from hypothesis_jsonschema import from_schema
@@ -162,11 +163,15 @@ def _records_out_of_a_read(
     source = SourceOpenaiChat()
     page = {"object": "list", "data": completions, "has_more": False}
     out: dict[str, list[dict[str, Any]]] = {COMPLETIONS: [], MESSAGES: []}
-    with requests_mock.Mocker() as http:
-        http.get(LIST_URL, text=json.dumps(page))
+    with HttpMocker() as http:
         http.get(
-            f"{LIST_URL}/{completions[0]['id']}/messages",
-            text=json.dumps({"object": "list", "data": messages, "has_more": False}),
+            HttpRequest(LIST_URL, query_params=ANY_QUERY_PARAMS), HttpResponse(json.dumps(page))
+        )
+        http.get(
+            HttpRequest(
+                f"{LIST_URL}/{completions[0]['id']}/messages", query_params=ANY_QUERY_PARAMS
+            ),
+            HttpResponse(json.dumps({"object": "list", "data": messages, "has_more": False})),
         )
         for message in source.read(logging.getLogger("test"), config, configured, None):
             if message.type == Type.RECORD:

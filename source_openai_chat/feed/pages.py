@@ -1,4 +1,4 @@
-"""One page of OpenAI's list, requested through the list requester's client."""
+"""One page of OpenAI's list, requested through the list endpoint's client."""
 
 from __future__ import annotations
 
@@ -16,8 +16,8 @@ from source_openai_chat.feed.reader import CursorVanished
 def list_page_fetcher(
     client: ApiClient, page_size: int, model: str | None, order: str
 ) -> Callable[[str | None], ApiPage]:
-    """`fetch(after)` for one chain of the list (`order` "desc" or "asc"). The requester's
-    error handler must hand a 404 back (IGNORE): with `after` set it means that id no longer
+    """`fetch(after)` for one chain of the list (`order` "desc" or "asc"). The client hands a
+    404 back (api/answers.py, NotFound.LIST): with `after` set it means that id no longer
     exists, which the chain recovers from; without, the URL is wrong."""
 
     def fetch(after: str | None) -> ApiPage:

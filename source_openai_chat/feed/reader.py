@@ -6,8 +6,7 @@ deleted (retention deletes the oldest completions, exactly where a long first sy
 reads one chain of pages, so a sync takes at least pages x round trip. Each chain here yields
 its pages with the place to continue after them and recovers from a vanished `after` id;
 which of its records are delivered is the meeting's to say (feed/meeting.py), and both chains
-run at once in feed/two_ended.py. HTTP (auth, retries, backoff) stays the CDK's requester,
-behind `fetch`.
+run at once in feed/two_ended.py. HTTP (auth, retries, backoff) is api/'s, behind `fetch`.
 """
 
 from __future__ import annotations

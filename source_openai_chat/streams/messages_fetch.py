@@ -1,4 +1,4 @@
-"""One completion's input messages: every page, through the messages requester's client."""
+"""One completion's input messages: every page, through the messages endpoint's client."""
 
 from __future__ import annotations
 
