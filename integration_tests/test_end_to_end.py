@@ -238,17 +238,6 @@ class TestFaults:
         assert max(attempts.values()) == 3  # a chain tried 1 + max_retries times, then failed
         assert all(count <= 3 for count in attempts.values())
 
-    def test_empty_page_claiming_more_ends_the_stream_with_a_warning(self, emulator, config):
-        emulator.inject(Fault("empty_has_more", skip=2, times=-1))
-
-        run = run_in_process("read", config, catalog=FULL_REFRESH)
-
-        assert run.exit_code == 0
-        assert len(run.records) == 200  # a page from each end
-        assert len(emulator.list_requests()) <= 4
-        warnings = [m["log"]["message"] for m in run.of_type("LOG") if m["log"]["level"] == "WARN"]
-        assert any("sent an empty one" in message for message in warnings)
-
     def test_a_page_that_does_not_advance_fails_clearly_instead_of_looping(self, emulator, config):
         emulator.inject(Fault("same_page", skip=1, times=-1))  # ignores `after` from page 2 on
 

@@ -25,7 +25,6 @@ from integration_tests.harness import (
     assert_finished,
     configured_catalog,
     run_in_process,
-    run_in_process_within,
     run_until_killed,
 )
 
@@ -146,25 +145,6 @@ class TestResume:
         assert ids(failed.records) | ids(resumed.records) == ids(emulator.completions())
         assert len(ids(failed.records) & ids(resumed.records)) <= PAGE
 
-    def test_version_1_state_is_migrated(self, emulator, paged):
-        newest = max(r["created"] for r in emulator.completions())
-        v1 = [
-            {
-                "type": "STREAM",
-                "stream": {
-                    "stream_descriptor": {"name": STREAM},
-                    "stream_state": {"created": str(newest - 600)},
-                },
-            }
-        ]
-
-        run = run_in_process("read", paged, catalog=INCREMENTAL, state=v1)
-
-        assert run.exit_code == 0
-        expected = {r["id"] for r in emulator.completions() if r["created"] >= newest - 600}
-        assert ids(run.records) == expected
-        assert_finished(stream_state(run), emulator.completions(), newest)
-
     def test_state_of_a_newer_version_is_refused_as_config_error(self, paged):
         v9 = [
             {
@@ -195,43 +175,6 @@ class TestVanishedCursor:
         assert ids(run.records) == before  # the deleted one was delivered before it vanished
         assert len(run.records) - len(ids(run.records)) <= PAGE  # a bounded re-read
         assert sum("no longer exists" in w for w in warnings(run)) == 1
-
-    @FORK_SERVER
-    def test_checkpoint_id_deleted_before_the_resume_is_recovered(self, emulator, paged):
-        # Killed once the newest-first chain has a place (the oldest-first one may claim the
-        # first pages on a busy machine), at the third checkpoint or later.
-        killed = run_until_killed(paged, catalog=FULL_REFRESH, kill_at=newest_first_placed(3))
-        assert killed.exit_code != 0, "the read ended before the newest-first chain had a place"
-        emulator.delete(stream_state(killed)["checkpoint"]["after"])
-
-        resumed = run_in_process("read", paged, catalog=FULL_REFRESH, state=killed.last_state)
-
-        assert resumed.exit_code == 0
-        assert ids(killed.records) | ids(resumed.records) >= ids(emulator.completions())
-        assert len(ids(killed.records) & ids(resumed.records)) <= PAGE
-        assert any("no longer exists" in w for w in warnings(resumed))
-
-    def test_the_messages_streams_listing_recovers_too(self, emulator, paged):
-        with_messages = {cid for cid, messages in emulator.store.messages.items() if messages}
-        emulator.inject(Fault("delete_after", skip=1))
-
-        run = run_in_process("read", paged, catalog=configured_catalog({MESSAGES: "full_refresh"}))
-
-        assert run.exit_code == 0
-        fetched = {record["completion_id"] for record in run.records_of(MESSAGES)}
-        assert with_messages & ids(emulator.completions()) <= fetched
-        assert sum("where the list was paging from" in w for w in warnings(run)) == 1
-
-    def test_ids_that_keep_vanishing_fail_clearly_instead_of_looping(self, emulator, paged):
-        emulator.inject(Fault("delete_after", times=-1))
-
-        # Should the guard break, the test fails after 120 s instead of hanging.
-        run = run_in_process_within(120, "read", paged, catalog=FULL_REFRESH)
-
-        assert run.exit_code != 0
-        assert run.errors[0]["failure_type"] == "transient_error"
-        assert "lost its place" in run.errors[0]["message"]
-        assert len(emulator.list_requests()) <= 2 * 25  # each chain gives up after 10 recoveries
 
 
 class TestFaults:

@@ -50,9 +50,6 @@ class FetchedWindow:
     def copy(self) -> FetchedWindow:
         return FetchedWindow(self._entries)
 
-    def union(self, other: FetchedWindow) -> FetchedWindow:
-        return FetchedWindow({**self._entries, **other._entries})
-
     def since(self, lower_bound: int | None) -> FetchedWindow:
         """Only the completions a sync reading down to `lower_bound` will list again."""
         if lower_bound is None:
