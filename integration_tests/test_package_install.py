@@ -91,6 +91,11 @@ def test_docker_install_steps_give_a_working_connector_without_dev_tools(tmp_pat
     ]
     statuses = [m["connectionStatus"]["status"] for m in check if m["type"] == "CONNECTION_STATUS"]
     assert statuses == ["SUCCEEDED"]
+    # The schemas and their shared parts are package data: discover resolves them.
+    discovered = _run(cli, "discover", "--config", str(config_file)).splitlines()
+    catalog = next(json.loads(line)["catalog"] for line in discovered if '"CATALOG"' in line)
+    usage = catalog["streams"][0]["json_schema"]["properties"]["usage"]
+    assert usage["properties"]["prompt_tokens_details"]["properties"]["cached_tokens"]
     installed = _run(*UV, "pip", "list", "--python", python, "--format", "json")
     names = {package["name"] for package in json.loads(installed)}
     assert "source-openai-chat" in names
