@@ -91,8 +91,11 @@ class TestRead:
     def test_full_refresh_equals_the_emulator_exactly(self, emulator, config):
         run = run_in_process("read", config, catalog=FULL_REFRESH)
 
-        # Exactly as the API sent them, top-level nulls included.
-        expected = sorted(emulator.completions(), key=lambda r: r["id"])
+        # Exactly as the API sent them, top-level nulls included, with the project they were
+        # read from (none set: null).
+        expected = sorted(
+            ({**r, "project_id": None} for r in emulator.completions()), key=lambda r: r["id"]
+        )
         assert any(value is None for record in expected for value in record.values())
         assert run.exit_code == 0
         assert sorted(run.records, key=lambda r: r["id"]) == expected

@@ -25,6 +25,7 @@ def expected_messages(emulator: Emulator) -> list[dict[str, Any]]:
             **message,  # nulls included
             "completion_id": completion_id,
             "completion_created": created[completion_id],
+            "project_id": None,  # a connection without `projects` or `project_id`
         }
         for completion_id, messages in emulator.store.messages.items()
         for message in messages

@@ -25,6 +25,7 @@ from pydantic import (
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 DEFAULT_LOOKBACK_MINUTES = 60
+ADMIN_KEY_PREFIX = "sk-admin-"
 DATE_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 DATE_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$"
 # The form's sections (spec.py): what most users set, then filters, then tuning.
@@ -58,6 +59,32 @@ class MetadataPair(BaseModel):
         description="The value that key must have (exact match, up to 512 characters).",
         examples=["search"],
     )
+
+
+class ProjectConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    project_id: str = Field(
+        min_length=1,
+        pattern=r"^[^\s]+$",
+        title="Project ID",
+        description="The project's ID (Settings → Project → General), sent as the "
+        "OpenAI-Project header of its requests.",
+        examples=["proj_a1b2c3d4e5f6"],
+    )
+    api_key: str | None = Field(
+        default=None,
+        min_length=1,
+        title="API Key",
+        description="A key of this project, if the connection's API Key cannot read it.",
+        examples=["sk-proj-..."],
+        json_schema_extra=form(airbyte_secret=True),
+    )
+
+    @field_validator("api_key")
+    @classmethod
+    def _key_is_for_completions(cls, value: str | None) -> str | None:
+        return None if value is None else _completions_key(value)
 
 
 class OpenAIProvider(BaseModel):
@@ -266,13 +293,82 @@ class OpenAIChatConfig(BaseModel):
         examples=[20],
         json_schema_extra=form(13, ADVANCED),
     )
+    projects: list[ProjectConfig] | None = Field(
+        default=None,
+        title="Projects",
+        description="Read every one of these projects in one connection, each as its own "
+        "partition (records carry `project_id`). A project without its own key is read with "
+        "the API Key. Leave empty to read the one project of Project ID (or of the key).",
+        examples=[[{"project_id": "proj_a1b2c3d4e5f6"}, {"project_id": "proj_f6e5d4c3b2a1"}]],
+        json_schema_extra=form(14, CONNECTION),
+    )
+    admin_api_key: str | None = Field(
+        default=None,
+        min_length=1,
+        title="Admin API Key",
+        description="Optional: an organization admin key (sk-admin-..., Organization settings → "
+        "Admin keys; Read Only is enough). With it the connector also syncs the "
+        "organization's projects and its daily usage and costs.",
+        examples=["sk-admin-..."],
+        json_schema_extra=form(15, CONNECTION, airbyte_secret=True),
+    )
+    usage_bucket_width: Literal["1d", "1h"] = Field(
+        default="1d",
+        title="Usage Bucket Width",
+        description="The time bucket of `usage_completions`: a day or an hour (costs come by "
+        "day only). Needs the Admin API Key.",
+        examples=["1d"],
+        json_schema_extra=form(16, ADVANCED),
+    )
+    usage_lookback_days: int = Field(
+        default=3,
+        ge=0,
+        le=31,
+        strict=True,
+        title="Usage Lookback (days)",
+        description="Each sync reads usage and costs again from this many days before the "
+        "newest bucket the last sync read: OpenAI fills in and revises recent buckets late. "
+        "Needs the Admin API Key.",
+        examples=[3],
+        json_schema_extra=form(17, ADVANCED),
+    )
 
     @field_validator("api_key")
     @classmethod
     def _key_is_not_blank(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("must not be blank")
+        return _completions_key(value)
+
+    @field_validator("admin_api_key")
+    @classmethod
+    def _key_is_an_admin_key(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if not value.startswith(ADMIN_KEY_PREFIX):
+            raise ValueError(
+                "must be an organization admin key (it starts with sk-admin-; create one in "
+                "the OpenAI dashboard under Organization settings → Admin keys); a project or "
+                "user key goes in 'api_key'"
+            )
         return _fits_in_a_header(value)
+
+    @field_validator("projects")
+    @classmethod
+    def _projects_are_distinct(
+        cls, value: list[ProjectConfig] | None
+    ) -> list[ProjectConfig] | None:
+        ids = [project.project_id for project in value or []]
+        if len(set(ids)) != len(ids):
+            raise ValueError("must not name a project twice")
+        return value
+
+    @model_validator(mode="after")
+    def _one_way_to_name_the_project(self) -> OpenAIChatConfig:
+        if self.projects and self.project_id:
+            raise ValueError(
+                "set either 'project_id' (one project) or 'projects' (several), not both: add "
+                "the project of 'project_id' to 'projects'"
+            )
+        return self
 
     # "before": these rules word the refusal better than the field's pattern would.
     @field_validator("base_url", mode="before")
@@ -327,6 +423,19 @@ class OpenAIChatConfig(BaseModel):
         if value and len(set(value)) != len(value):
             raise ValueError("must not name a model twice")
         return value
+
+
+def _completions_key(value: str) -> str:
+    """A key that can read stored completions: not blank, not an admin key."""
+    if not value.strip():
+        raise ValueError("must not be blank")
+    if value.startswith(ADMIN_KEY_PREFIX):
+        raise ValueError(
+            "is an organization admin key (sk-admin-...), which cannot read stored "
+            "completions: use a project or user key here, and put the admin key in "
+            "'admin_api_key'"
+        )
+    return _fits_in_a_header(value)
 
 
 def _fits_in_a_header(value: str) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Mapping, MutableMapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from queue import Queue
 from typing import Any
@@ -34,14 +34,21 @@ from airbyte_cdk.sources.connector_state_manager import ConnectorStateManager
 from airbyte_cdk.sources.message import InMemoryMessageRepository, MessageRepository
 from airbyte_cdk.sources.message.concurrent_repository import ConcurrentMessageRepository
 from airbyte_cdk.sources.streams.concurrent.default_stream import DefaultStream
+from airbyte_cdk.sources.streams.concurrent.partitions.partition import Partition
 from airbyte_cdk.sources.utils.slice_logger import DebugSliceLogger
 from airbyte_cdk.utils.stream_status_utils import as_airbyte_message as stream_status_message
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_openai_chat import inputs
-from source_openai_chat.api.answers import NotFound, RetriesExhausted
+from source_openai_chat.api.answers import Reading, RetriesExhausted
 from source_openai_chat.api.client import ApiClient, Retries
-from source_openai_chat.api.endpoint import list_endpoint, messages_endpoint
+from source_openai_chat.api.endpoint import (
+    Project,
+    admin_endpoint,
+    list_endpoint,
+    messages_endpoint,
+    projects,
+)
 from source_openai_chat.api.rate_limiter import SharedRateLimiter
 from source_openai_chat.config import (
     DATE_FORMAT,
@@ -56,7 +63,16 @@ from source_openai_chat.spec import specification
 from source_openai_chat.streams.completions import STREAM_NAME, build_completions_stream
 from source_openai_chat.streams.messages import MESSAGES_STREAM, build_messages_stream
 from source_openai_chat.streams.messages_fetch import MessagesFetcher
-from source_openai_chat.streams.partitions import PrintedStates
+from source_openai_chat.streams.organization import (
+    COST,
+    PROJECTS,
+    USAGE,
+    build_buckets_stream,
+    build_projects_stream,
+    costs_params,
+    usage_params,
+)
+from source_openai_chat.streams.partitions import PrintedStates, ProjectRead
 
 # Enough queued records to keep stdout busy (ten list pages), few enough that a slow destination
 # does not pile up the CDK's default 10,000 in memory.
@@ -71,9 +87,24 @@ class _Sync:
     config: OpenAIChatConfig
     message_repository: MessageRepository
     state_manager: ConnectorStateManager
-    limiter: SharedRateLimiter
     printed_states: PrintedStates
     catalog: ConfiguredAirbyteCatalog | None = None  # None: a check or a discover
+    limiters: dict[str, SharedRateLimiter] = field(default_factory=dict)
+
+    def limiter(self, api_key: str) -> SharedRateLimiter:
+        """One limiter per key, shared by every request made with it: OpenAI limits a key's
+        organization and project, whichever streams and workers send."""
+        if api_key not in self.limiters:
+            self.limiters[api_key] = SharedRateLimiter(
+                max_rate=self.config.max_requests_per_second,
+                stall_seconds=self.config.max_retry_seconds,
+            )
+        return self.limiters[api_key]
+
+    def stop(self, error: BaseException) -> None:
+        """The sync fails: wake every request waiting on a limiter."""
+        for limiter in list(self.limiters.values()):
+            limiter.stop(error)
 
 
 class SourceOpenaiChat(Source):
@@ -111,27 +142,29 @@ class SourceOpenaiChat(Source):
         return inputs.read_state(state_path) if state_path else []
 
     def check(self, logger: logging.Logger, config: Mapping[str, Any]) -> AirbyteConnectionStatus:
-        """One page of one completion: a wrong key or an unreachable base_url fails in
-        seconds, with one retry."""
+        """One page of one completion of every project, and with an admin key one page of
+        the organization's projects: a wrong key or an unreachable base_url fails in seconds,
+        with one retry, naming the project or the admin key."""
         try:
             parsed = parse_config(dict(config))
         except InvalidConfig as error:
             return AirbyteConnectionStatus(status=Status.FAILED, message=str(error))
         checked = parsed.model_copy(update={"page_size": 1, "max_retries": 1})
-        stream = self._streams(self._sync(checked, None, []))[0]
-        try:
-            partition = next(iter(stream.generate_partitions()))
-            next(iter(partition.read()), None)
-        except RetriesExhausted as error:
-            if not error.unreachable:
-                return _failed(str(error))
-            return _failed(
-                f"Could not reach the API at base_url {redact_url(parsed.base_url)}: the "
-                "connection failed or timed out. Check base_url and that this network can "
-                "reach it."
-            )
-        except AirbyteTracedException as error:
-            return _failed(str(error))
+        streams = {stream.name: stream for stream in self._streams(self._sync(checked, None, []))}
+        seen: set[str | None] = set()
+        for partition in streams[STREAM_NAME].generate_partitions():
+            project = (partition.to_slice() or {}).get("project_id")
+            if project in seen:
+                continue  # one model of each project is enough
+            seen.add(project)
+            failure = _first_record_fails(partition, parsed)
+            if failure:
+                return _failed(f"Project {project}: {failure}" if project else failure)
+        if PROJECTS in streams:
+            partition = next(iter(streams[PROJECTS].generate_partitions()))
+            failure = _first_record_fails(partition, parsed)
+            if failure:
+                return _failed(failure)
         return AirbyteConnectionStatus(status=Status.SUCCEEDED)
 
     def discover(self, logger: logging.Logger, config: Mapping[str, Any]) -> AirbyteCatalog:
@@ -197,10 +230,6 @@ class SourceOpenaiChat(Source):
             config=config,
             message_repository=self.message_repository or InMemoryMessageRepository(),
             state_manager=ConnectorStateManager(state),
-            # One limiter for every request of this sync, both streams and every worker.
-            limiter=SharedRateLimiter(
-                max_rate=config.max_requests_per_second, stall_seconds=config.max_retry_seconds
-            ),
             printed_states=PrintedStates(),
             catalog=catalog,
         )
@@ -210,20 +239,32 @@ class SourceOpenaiChat(Source):
         retries = Retries(config.max_retries, config.max_retry_seconds)
         # A connection for each chain of each model partition that may read at once.
         chains = 2 * len(config.models or [None])
+        several = bool(config.projects)
 
-        def list_client() -> ApiClient:
-            return ApiClient(list_endpoint(config), NotFound.LIST, retries, sync.limiter, chains)
+        def list_read(project: Project) -> ProjectRead:
+            client = ApiClient(
+                list_endpoint(config, project),
+                Reading.LIST,
+                retries,
+                sync.limiter(project.api_key),
+                chains,
+            )
+            state_key = project.project_id if several else None
+            return ProjectRead(project.project_id, state_key, client)
 
-        messages_client = ApiClient(
-            messages_endpoint(config),
-            NotFound.MESSAGES,
-            retries,
-            sync.limiter,
-            config.num_workers,
-        )
-        return [
+        def messages_fetcher(project: Project) -> MessagesFetcher:
+            client = ApiClient(
+                messages_endpoint(config, project),
+                Reading.MESSAGES,
+                retries,
+                sync.limiter(project.api_key),
+                config.num_workers,
+            )
+            return MessagesFetcher(client, config.page_size)
+
+        streams = [
             build_completions_stream(
-                list_client(),
+                [list_read(project) for project in projects(config)],
                 self._feed_state(sync, STREAM_NAME),
                 config.models,
                 # Two chains a page ahead only pay in `read`; `check` wants one request.
@@ -232,9 +273,8 @@ class SourceOpenaiChat(Source):
                 sync.state_manager,
             ),
             build_messages_stream(
-                list_client(),
-                MessagesFetcher(messages_client, config.page_size),
-                sync.limiter,
+                [(list_read(project), messages_fetcher(project)) for project in projects(config)],
+                sync.stop,
                 config.num_workers,
                 self._feed_state(sync, MESSAGES_STREAM),
                 config.models,
@@ -242,6 +282,39 @@ class SourceOpenaiChat(Source):
                 sync.message_repository,
                 sync.state_manager,
                 sync.printed_states,
+            ),
+        ]
+        if config.admin_api_key:
+            streams += self._organization_streams(sync, retries)
+        return streams
+
+    @staticmethod
+    def _organization_streams(sync: _Sync, retries: Retries) -> list[DefaultStream]:
+        """With an admin key: the organization's projects, usage and costs."""
+        config = sync.config
+        limiter = sync.limiter(config.admin_api_key or "")
+
+        def client(path: str, params: Mapping[str, Any]) -> ApiClient:
+            endpoint = admin_endpoint(config, path, params)
+            return ApiClient(endpoint, Reading.ORGANIZATION, retries, limiter)
+
+        start = read_settings(config).start
+        return [
+            build_projects_stream(client("projects", {}), sync.message_repository),
+            *(
+                build_buckets_stream(
+                    buckets,
+                    client(buckets.path, params),
+                    sync.state_manager.get_stream_state(buckets.stream, None),
+                    config.usage_lookback_days,
+                    start,
+                    sync.message_repository,
+                    sync.state_manager,
+                )
+                for buckets, params in (
+                    (USAGE, usage_params(config.usage_bucket_width)),
+                    (COST, costs_params()),
+                )
             ),
         ]
 
@@ -263,6 +336,22 @@ def _sync_mode(catalog: ConfiguredAirbyteCatalog | None, stream_name: str) -> Sy
     for configured in catalog.streams if catalog else []:
         if configured.stream.name == stream_name:
             return configured.sync_mode
+    return None
+
+
+def _first_record_fails(partition: Partition, config: OpenAIChatConfig) -> str | None:
+    """Why reading the partition's first record failed, or None."""
+    try:
+        next(iter(partition.read()), None)
+    except RetriesExhausted as error:
+        if not error.unreachable:
+            return str(error)
+        return (
+            f"Could not reach the API at base_url {redact_url(config.base_url)}: the connection "
+            "failed or timed out. Check base_url and that this network can reach it."
+        )
+    except AirbyteTracedException as error:
+        return str(error)
     return None
 
 

@@ -55,7 +55,8 @@ class _AirbyteForm(GenerateJsonSchema):
 
     def literal_schema(self, schema: core_schema.LiteralSchema) -> JsonSchemaValue:
         generated = super().literal_schema(schema)
-        generated.pop("enum", None)
+        if "const" in generated:
+            generated.pop("enum", None)  # one value: `const` says it
         return generated
 
 

@@ -10,7 +10,7 @@ from airbyte_cdk.models import FailureType
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_openai_chat.api.answers import (
-    NotFound,
+    Reading,
     RetriesExhausted,
     Verdict,
     backoff_seconds,
@@ -85,7 +85,7 @@ QUOTA = {"error": {"message": "You exceeded your current quota", "type": "insuff
 def test_each_error_answer_has_one_meaning(status, body, verdict, failure_type, words):
     answer = _answer(status, template(body) if isinstance(body, str) else body)
 
-    meaning = meaning_of(answer, NotFound.LIST)
+    meaning = meaning_of(answer, Reading.LIST)
 
     assert (meaning.verdict, meaning.failure_type) == (verdict, failure_type)
     if words:
@@ -96,19 +96,19 @@ def test_each_error_answer_has_one_meaning(status, body, verdict, failure_type, 
 def test_a_404_is_the_list_readers_to_decide_and_a_gone_completion_is_skipped():
     gone = _answer(404, template("error_404"))
 
-    assert meaning_of(gone, NotFound.LIST).verdict == Verdict.NOT_FOUND
-    skipped = meaning_of(gone, NotFound.MESSAGES)
+    assert meaning_of(gone, Reading.LIST).verdict == Verdict.NOT_FOUND
+    skipped = meaning_of(gone, Reading.MESSAGES)
     assert skipped.verdict == Verdict.SKIP
     assert skipped.message.startswith("Skipped the messages of a completion that no longer")
 
 
 def test_a_request_without_an_answer_is_retried():
-    assert meaning_of(requests.ReadTimeout(), NotFound.LIST).verdict == Verdict.RETRY
+    assert meaning_of(requests.ReadTimeout(), Reading.LIST).verdict == Verdict.RETRY
 
 
 def test_x_should_retry_overrides_the_table_both_ways():
-    refused = meaning_of(_answer(503, {}, {"x-should-retry": "false"}), NotFound.LIST)
-    retried = meaning_of(_answer(400, {}, {"x-should-retry": "true"}), NotFound.LIST)
+    refused = meaning_of(_answer(503, {}, {"x-should-retry": "false"}), Reading.LIST)
+    retried = meaning_of(_answer(400, {}, {"x-should-retry": "true"}), Reading.LIST)
 
     assert refused.verdict == Verdict.FAIL
     assert refused.message.endswith("(the API asked not to retry it: x-should-retry: false)")
@@ -200,7 +200,7 @@ def _body(status: int, content: bytes) -> requests.Response:
     ids=["truncated", "html", "no data"],
 )
 def test_a_200_that_is_not_a_complete_page_is_retried(content):
-    meaning = meaning_of(_body(200, content), NotFound.LIST)
+    meaning = meaning_of(_body(200, content), Reading.LIST)
 
     assert meaning.verdict == Verdict.RETRY
     assert meaning.failure_type == FailureType.transient_error
@@ -209,6 +209,6 @@ def test_a_200_that_is_not_a_complete_page_is_retried(content):
 def test_a_page_is_parsed_once_for_its_check_and_its_reader():
     response = _body(200, b'{"object":"list","data":[],"has_more":false}')
 
-    assert meaning_of(response, NotFound.LIST).verdict == Verdict.PAGE
+    assert meaning_of(response, Reading.LIST).verdict == Verdict.PAGE
     response._content = b"changed"  # the reader gets the page already parsed
     assert page_body(response) == {"object": "list", "data": [], "has_more": False}

@@ -9,9 +9,9 @@ from airbyte_cdk.models import FailureType
 from airbyte_cdk.test.mock_http import HttpMocker, HttpRequest, HttpResponse
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
-from source_openai_chat.api.answers import NotFound
+from source_openai_chat.api.answers import Reading
 from source_openai_chat.api.client import ApiClient, Retries, Skipped
-from source_openai_chat.api.endpoint import messages_endpoint
+from source_openai_chat.api.endpoint import messages_endpoint, projects
 from source_openai_chat.api.paging import ApiPage
 from source_openai_chat.api.rate_limiter import SharedRateLimiter
 from source_openai_chat.config import parse_config
@@ -31,8 +31,8 @@ def client(clock: FakeClock, **config) -> tuple[ApiClient, SharedRateLimiter]:
     parsed = parse_config(ConfigBuilder().with_(**config).build())
     limiter = SharedRateLimiter(None, 600.0, clock=clock, sleep=clock.sleep)
     retries = Retries(parsed.max_retries, parsed.max_retry_seconds)
-    endpoint = messages_endpoint(parsed)
-    return ApiClient(endpoint, NotFound.MESSAGES, retries, limiter, clock=clock), limiter
+    endpoint = messages_endpoint(parsed, projects(parsed)[0])
+    return ApiClient(endpoint, Reading.MESSAGES, retries, limiter, clock=clock), limiter
 
 
 def request(**headers: str) -> HttpRequest:
@@ -61,7 +61,9 @@ def test_a_page_is_requested_with_the_configs_url_headers_and_parameters(clock):
 
 def test_every_request_has_connect_and_read_timeouts():
     """A stalled connection is retried like a 5xx instead of hanging the sync."""
-    assert messages_endpoint(parse_config(ConfigBuilder().build())).timeouts == (30.0, 120.0)
+    assert messages_endpoint(
+        parse_config(ConfigBuilder().build()), projects(parse_config(ConfigBuilder().build()))[0]
+    ).timeouts == (30.0, 120.0)
 
 
 def test_429s_without_a_code_wait_on_the_limiter_and_never_count_as_retries(clock):

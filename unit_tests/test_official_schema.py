@@ -55,11 +55,14 @@ EXTRA_FIELDS = {
         # A string or an object in the API; typed string so every destination keeps one column
         # (Airbyte destinations write an object as its JSON text). See its description.
         "tool_choice": {"string"},
+        # Added by the connector: the project the completion was read from.
+        "project_id": {"string"},
     },
     MESSAGES: {
-        # Added by the connector: the completion each message belongs to.
+        # Added by the connector: the completion each message belongs to, and its project.
         "completion_id": {"string"},
         "completion_created": {"integer"},
+        "project_id": {"string"},
         # Sent by the API on input messages, absent from the response-message schema.
         "object": {"string"},
         "name": {"string"},
@@ -232,11 +235,12 @@ def test_records_made_from_the_official_schemas_validate_and_come_out_unchanged(
 
     read = _records_out_of_a_read([completion], messages)
 
-    assert read[COMPLETIONS] == [completion]
+    assert read[COMPLETIONS] == [{**completion, "project_id": None}]
     expected = [
-        {**message, "completion_id": completion["id"], "completion_created": completion["created"]}
+        {**message, "completion_id": completion["id"], "completion_created": completion["created"],
+         "project_id": None}
         for message in messages
-    ]
+    ]  # fmt: skip
     assert read[MESSAGES] == expected
     for record in read[MESSAGES]:
         validators[MESSAGES].validate(record)

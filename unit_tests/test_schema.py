@@ -82,11 +82,15 @@ def test_the_api_example_validates(schema):
     jsonschema.Draft7Validator(schema).validate(template("chat_completion"))
 
 
-def test_discover_gives_the_catalog_1_1_1_published():
-    """Same streams, keys, cursors, sync modes and schemas: nothing a warehouse receives
-    changed when the schemas moved to schemas/*.json."""
+def test_discover_without_an_admin_key_gives_1_1_1s_catalog_plus_the_project_column():
+    """Same streams, keys, cursors, sync modes and schemas as 1.1.1 (the schemas moved to
+    schemas/*.json in 1.2.0); 1.3.0 adds one nullable column to each, `project_id`."""
     published = json.loads((RELEASED / "catalog.json").read_text())
     catalog = SourceOpenaiChat().discover(logging.getLogger("test"), CONFIG)
+    discovered = json.loads(AirbyteEntrypoint.airbyte_message_to_string(
+        AirbyteMessage(type=Type.CATALOG, catalog=catalog)))["catalog"]  # fmt: skip
 
-    assert json.loads(AirbyteEntrypoint.airbyte_message_to_string(
-        AirbyteMessage(type=Type.CATALOG, catalog=catalog)))["catalog"] == published  # fmt: skip
+    for stream in discovered["streams"]:
+        added = stream["json_schema"]["properties"].pop("project_id")
+        assert added["type"] == ["null", "string"]
+    assert discovered == published

@@ -31,7 +31,12 @@ PUBLIC_KEYS = {
     "max_retry_seconds",
     "num_workers",
     "max_requests_per_second",
+    "projects",
+    "admin_api_key",
+    "usage_bucket_width",
+    "usage_lookback_days",
 }
+ADDED_SINCE_1_1_1 = {"projects", "admin_api_key", "usage_bucket_width", "usage_lookback_days"}
 
 
 def _spec() -> dict:
@@ -60,20 +65,38 @@ def test_every_field_has_title_description_examples_and_a_unique_order():
     assert sorted(orders) == list(range(len(properties)))
 
 
-def test_the_spec_is_the_one_1_1_1_published():
-    """The Airbyte form does not change: every property, type, default, enum, bound, pattern
-    and secret marking of 1.1.1, now generated from config.py."""
+def test_the_spec_is_the_one_1_1_1_published_plus_the_fields_added_since():
+    """Every property, type, default, enum, bound, pattern and secret marking of 1.1.1 stays as
+    it was (now generated from config.py); what is new is optional and comes after it."""
     published = json.loads((RELEASED / "spec.json").read_text())
+    spec = json.loads(AirbyteEntrypoint.airbyte_message_to_string(AirbyteMessage(
+        type=Type.SPEC, spec=SourceOpenaiChat().spec(logging.getLogger("test")))))["spec"]  # fmt: skip
+    properties = spec["connectionSpecification"].pop("properties")
+    old = published["connectionSpecification"].pop("properties")
+
+    assert spec == published
+    assert {name: properties[name] for name in old} == old
+    assert set(properties) - set(old) == ADDED_SINCE_1_1_1
+    assert min(properties[name]["order"] for name in ADDED_SINCE_1_1_1) > max(
+        field["order"] for field in old.values()
+    )
+
+
+def test_the_spec_the_standard_suite_checks_is_the_generated_one():
     spec = SourceOpenaiChat().spec(logging.getLogger("test"))
+    expected = json.loads(
+        (Path(__file__).parent.parent / "integration_tests" / "spec.json").read_text()
+    )
 
     assert json.loads(AirbyteEntrypoint.airbyte_message_to_string(
-        AirbyteMessage(type=Type.SPEC, spec=spec)))["spec"] == published  # fmt: skip
+        AirbyteMessage(type=Type.SPEC, spec=spec)))["spec"] == expected  # fmt: skip
 
 
 # The model's rules beyond the form's JSON schema; a config the form accepts may meet these.
 MODEL_ONLY_RULES = (
     "must be an http(s) URL",
     "plain http:// is only allowed",
+    "is an organization admin key",
     "must be your Azure endpoint",
     "control characters",
     "must not be blank",

@@ -35,11 +35,12 @@ class Verdict(enum.Enum):
     NOT_FOUND = "not_found"  # the list reader decides (with `after` set, that id was deleted)
 
 
-class NotFound(enum.Enum):
-    """What a 404 means, by endpoint."""
+class Reading(enum.Enum):
+    """What a request reads, which decides what a 404 means and how a refused key is told."""
 
-    LIST = "list"  # the list: handed back to the reader
-    MESSAGES = "messages"  # one completion's messages: it was deleted after it was listed
+    LIST = "list"  # the list: a 404 goes back to the reader
+    MESSAGES = "messages"  # one completion's messages: a 404 means it was deleted meanwhile
+    ORGANIZATION = "organization"  # projects, usage, costs: only an admin key may read them
 
 
 @dataclass(frozen=True)
@@ -111,14 +112,34 @@ def _out_of_quota(error: OpenAIError) -> bool:
 
 CONFIG = FailureType.config_error
 TRANSIENT = FailureType.transient_error
-NOT_FOUND_ROWS = {
-    NotFound.LIST: Row(frozenset({404}), Verdict.NOT_FOUND, message=lambda e: e.said("not found")),
-    NotFound.MESSAGES: Row(
-        frozenset({404}),
-        Verdict.SKIP,
-        message=lambda e: (
-            "Skipped the messages of a completion that no longer exists "
-            f"(HTTP 404): {e.said('not found')}"
+ADMIN_KEY_REFUSED = (
+    "'admin_api_key' must be an organization admin key (sk-admin-..., Organization settings "
+    "→ Admin keys) that can read usage and costs."
+)
+READING_ROWS = {
+    Reading.LIST: (
+        Row(frozenset({404}), Verdict.NOT_FOUND, message=lambda e: e.said("not found")),
+    ),
+    Reading.MESSAGES: (
+        Row(
+            frozenset({404}),
+            Verdict.SKIP,
+            message=lambda e: (
+                "Skipped the messages of a completion that no longer exists "
+                f"(HTTP 404): {e.said('not found')}"
+            ),
+        ),
+    ),
+    # A project or user key answers 401 or 403 here ("Missing scopes: api.usage.read").
+    Reading.ORGANIZATION: (
+        Row(
+            frozenset({401, 403}),
+            Verdict.FAIL,
+            CONFIG,
+            lambda e: (
+                f"The API refused the admin API key (HTTP {e.status}): "
+                f"{e.said('Unauthorized')} {ADMIN_KEY_REFUSED}"
+            ),
         ),
     ),
 }
@@ -181,7 +202,7 @@ INCOMPLETE_PAGE = Meaning(
 )
 
 
-def meaning_of(answer: Answer, not_found: NotFound) -> Meaning:
+def meaning_of(answer: Answer, reading: Reading) -> Meaning:
     """What `answer` means. A request that got no answer is retried; a 2xx must be a complete
     JSON page (a truncated body or a proxy's HTML page, decoded as empty, would end the list
     and drop records); then the rows decide, and `x-should-retry` has the last word, as OpenAI's
@@ -191,7 +212,7 @@ def meaning_of(answer: Answer, not_found: NotFound) -> Meaning:
     if answer.ok:
         return Meaning(Verdict.PAGE) if _is_page(answer) else INCOMPLETE_PAGE
     error = OpenAIError.of(answer)
-    row = next(row for row in (NOT_FOUND_ROWS[not_found], *ROWS) if row.matches(error))
+    row = next(row for row in (*READING_ROWS[reading], *ROWS) if row.matches(error))
     meaning = Meaning(row.verdict, row.failure_type, row.message(error) if row.message else None)
     return _as_the_server_says(answer, meaning)
 

@@ -25,7 +25,7 @@ from requests.adapters import HTTPAdapter
 
 from source_openai_chat.api.answers import (
     Answer,
-    NotFound,
+    Reading,
     RetriesExhausted,
     Verdict,
     backoff_seconds,
@@ -64,14 +64,14 @@ class ApiClient:
     def __init__(
         self,
         endpoint: Endpoint,
-        not_found: NotFound,
+        reading: Reading,
         retries: Retries,
         limiter: SharedRateLimiter,
         connections: int = 1,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._endpoint = endpoint
-        self._not_found = not_found
+        self._reading = reading
         self._retries = retries
         self._limiter = limiter
         self._clock = clock
@@ -102,7 +102,7 @@ class ApiClient:
                 answer = self._session.send(request.prepare(), timeout=self._endpoint.timeouts)
             except requests.RequestException as error:
                 answer = error
-            meaning = meaning_of(answer, self._not_found)
+            meaning = meaning_of(answer, self._reading)
             limits = (
                 parse_rate_limit_headers(answer.headers)
                 if isinstance(answer, requests.Response)
@@ -112,7 +112,10 @@ class ApiClient:
                 self._limiter.succeeded(slot, limits)
                 body = page_body(answer)  # type: ignore[arg-type]
                 return ApiPage(
-                    body.get("data") or [], bool(body.get("has_more")), body.get("last_id")
+                    body.get("data") or [],
+                    bool(body.get("has_more")),
+                    body.get("last_id"),
+                    body.get("next_page"),
                 )
             if meaning.verdict in (Verdict.SKIP, Verdict.NOT_FOUND):
                 self._limiter.succeeded(slot, limits)

@@ -21,6 +21,7 @@ class ApiPage:
     records: list[Any]
     has_more: bool
     last_id: str | None
+    next_page: str | None = None  # the token of the next page, where a list pages by token
 
 
 def next_after(page: ApiPage, after: str | None, paged_after: set[str] | None = None) -> str | None:

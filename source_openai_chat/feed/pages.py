@@ -17,7 +17,7 @@ def list_page_fetcher(
     client: ApiClient, page_size: int, model: str | None, order: str
 ) -> Callable[[str | None], ApiPage]:
     """`fetch(after)` for one chain of the list (`order` "desc" or "asc"). The client hands a
-    404 back (api/answers.py, NotFound.LIST): with `after` set it means that id no longer
+    404 back (api/answers.py, Reading.LIST): with `after` set it means that id no longer
     exists, which the chain recovers from; without, the URL is wrong."""
 
     def fetch(after: str | None) -> ApiPage:

@@ -170,7 +170,18 @@ class FeedPosition:
 
 @dataclass
 class FeedState:
+    """A stream's positions: by model (ALL_MODELS without a `models` filter) and, for a
+    connection of several projects, by project (`projects`, each a FeedState of its own)."""
+
     positions: dict[str, FeedPosition] = field(default_factory=dict)
+    projects: dict[str, FeedState] = field(default_factory=dict)
+
+    def of_project(self, project: str | None) -> FeedState:
+        """The state of one of several projects; None: the connection's one project, whose
+        positions stay at the top level as every version before 1.3.0 wrote them."""
+        if project is None:
+            return self
+        return self.projects.setdefault(project, FeedState())
 
     def position(self, key: str) -> FeedPosition:
         """A model without a position of its own starts where an unfiltered sync (which read
@@ -195,7 +206,8 @@ class FeedState:
                 checkpoint = checkpoint.newest_first_only()
             if checkpoint:
                 positions[key] = FeedPosition(checkpoint=checkpoint)
-        return FeedState(positions)
+        projects = {key: project.without_floors() for key, project in self.projects.items()}
+        return FeedState(positions, projects)
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"state_version": STATE_VERSION}
@@ -204,6 +216,12 @@ class FeedState:
         models = {k: v.to_json() for k, v in sorted(self.positions.items()) if k != ALL_MODELS}
         if models:
             out["models"] = models
+        projects = {key: project.to_json() for key, project in sorted(self.projects.items())}
+        if projects:
+            out["projects"] = {
+                key: {k: v for k, v in value.items() if k != "state_version"}
+                for key, value in projects.items()
+            }
         return out
 
     @classmethod
@@ -231,7 +249,17 @@ class FeedState:
         models = state.get("models")
         if isinstance(models, Mapping):
             positions.update({str(k): FeedPosition.from_json(v) for k, v in models.items()})
-        return cls(positions)
+        projects = state.get("projects")
+        if not isinstance(projects, Mapping):
+            return cls(positions)
+        return cls(
+            positions,
+            {
+                str(key): cls.from_json({**value, "state_version": version})
+                for key, value in projects.items()
+                if isinstance(value, Mapping)
+            },
+        )
 
     @classmethod
     def _from_version_1(cls, state: Mapping[str, Any]) -> FeedState:

@@ -16,13 +16,13 @@ from airbyte_cdk.sources.message import MessageRepository
 from airbyte_cdk.sources.streams.concurrent.default_stream import DefaultStream
 from airbyte_cdk.sources.types import Record
 
-from source_openai_chat.api.client import ApiClient
 from source_openai_chat.feed.opening import ReadSettings
 from source_openai_chat.feed.state import FeedState
 from source_openai_chat.streams.partitions import (
     FeedCursor,
     ListPartition,
-    ModelPartitions,
+    ProjectModelPartitions,
+    ProjectRead,
     stream_schema,
 )
 
@@ -40,7 +40,9 @@ class CompletionsPartition(ListPartition):
         for page in listing.pages():
             for data in page.records:
                 yield Record(
-                    data=as_declared(data), stream_name=STREAM_NAME, associated_slice=self._slice
+                    data=self.with_project(as_declared(data)),
+                    stream_name=STREAM_NAME,
+                    associated_slice=self._slice,
                 )
             if page.after != page.before:
                 self._cursor.save(self._key, replace(position, checkpoint=page.after))
@@ -59,7 +61,7 @@ def as_declared(completion: dict[str, Any]) -> dict[str, Any]:
 
 
 def build_completions_stream(
-    client: ApiClient,
+    projects: list[ProjectRead],
     state: FeedState,
     models: list[str] | None,
     settings: ReadSettings,
@@ -69,8 +71,10 @@ def build_completions_stream(
     """`chat_completions`, reading through checkpointing partitions."""
     cursor = FeedCursor(STREAM_NAME, "created", state, message_repository, state_manager)
     return DefaultStream(
-        partition_generator=ModelPartitions(
-            models, lambda model: CompletionsPartition(model, client, cursor, settings)
+        partition_generator=ProjectModelPartitions(
+            projects,
+            models,
+            lambda project, model: CompletionsPartition(project, model, cursor, settings),
         ),
         name=STREAM_NAME,
         json_schema=lambda: stream_schema(STREAM_NAME),

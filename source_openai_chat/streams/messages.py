@@ -35,8 +35,7 @@ from airbyte_cdk.sources.streams.concurrent.default_stream import DefaultStream
 from airbyte_cdk.sources.streams.concurrent.partitions.partition import Partition
 from airbyte_cdk.sources.types import Record
 
-from source_openai_chat.api.client import ApiClient
-from source_openai_chat.api.rate_limiter import SharedRateLimiter, Stopped
+from source_openai_chat.api.rate_limiter import Stopped
 from source_openai_chat.feed.fetched_window import FetchedWindow
 from source_openai_chat.feed.meeting import ClaimedPage
 from source_openai_chat.feed.opening import ReadSettings, lower_bound
@@ -45,8 +44,9 @@ from source_openai_chat.streams.messages_fetch import MessagesFetcher
 from source_openai_chat.streams.partitions import (
     FeedCursor,
     ListPartition,
-    ModelPartitions,
     PrintedStates,
+    ProjectModelPartitions,
+    ProjectRead,
     stream_schema,
 )
 
@@ -114,18 +114,18 @@ class MessagesPartition(ListPartition):
 
     def __init__(
         self,
+        project: ProjectRead,
         model: str | None,
-        client: ApiClient,
         fetcher: MessagesFetcher,
         pool: DaemonPool,
-        limiter: SharedRateLimiter,
+        stop_sync: Callable[[BaseException], None],
         cursor: FeedCursor,
         settings: ReadSettings,
     ) -> None:
-        super().__init__(model, client, cursor, settings)
+        super().__init__(project, model, cursor, settings)
         self._fetcher = fetcher
         self._pool = pool
-        self._limiter = limiter
+        self._stop_sync = stop_sync
 
     def read(self) -> Iterable[Record]:
         position = self._cursor.position(self._key)
@@ -152,7 +152,7 @@ class MessagesPartition(ListPartition):
             raise (stopped.cause or stopped) from None
         except BaseException as error:
             delivery.cancel()
-            self._limiter.stop(error)  # the sync fails: wake the requests waiting on the limiter
+            self._stop_sync(error)  # the sync fails: wake the requests waiting on the limiter
             raise
         # Keep the completions the next sync lists again: those above its lower bound.
         keep = delivery.fetched.since(next_window())
@@ -161,7 +161,11 @@ class MessagesPartition(ListPartition):
     def record(self, message: dict[str, Any], completion: dict[str, Any]) -> Record:
         message["completion_id"] = completion.get("id")
         message["completion_created"] = completion.get("created")
-        return Record(data=message, stream_name=MESSAGES_STREAM, associated_slice=self._slice)
+        return Record(
+            data=self.with_project(message),
+            stream_name=MESSAGES_STREAM,
+            associated_slice=self._slice,
+        )
 
     def submit(self, completion_id: str) -> Future[Messages]:
         return self._pool.submit(self._fetch, completion_id)
@@ -174,7 +178,7 @@ class MessagesPartition(ListPartition):
         except Stopped:
             raise
         except BaseException as error:
-            self._limiter.stop(error)
+            self._stop_sync(error)
             raise
 
     def save(self, position: FeedPosition) -> threading.Event:
@@ -274,9 +278,8 @@ class _OrderedDelivery:
 
 
 def build_messages_stream(
-    list_client: ApiClient,
-    fetcher: MessagesFetcher,
-    limiter: SharedRateLimiter,
+    projects: list[tuple[ProjectRead, MessagesFetcher]],
+    stop_sync: Callable[[BaseException], None],
     workers: int,
     state: FeedState,
     models: list[str] | None,
@@ -285,7 +288,9 @@ def build_messages_stream(
     state_manager: ConnectorStateManager,
     printed_states: PrintedStates,
 ) -> DefaultStream:
-    """`chat_completion_messages`, reading through the shared list."""
+    """`chat_completion_messages`, reading through the shared list; every project's messages
+    requests share one pool of `workers` threads. `stop_sync` wakes every request waiting on a
+    rate limiter when the sync fails."""
     cursor = FeedCursor(
         MESSAGES_STREAM,
         "completion_created",
@@ -295,12 +300,16 @@ def build_messages_stream(
         printed_states,
     )
     pool = DaemonPool(workers)
+    fetchers = {id(project): fetcher for project, fetcher in projects}
 
-    def partition(model: str | None) -> Partition:
-        return MessagesPartition(model, list_client, fetcher, pool, limiter, cursor, settings)
+    def partition(project: ProjectRead, model: str | None) -> Partition:
+        fetcher = fetchers[id(project)]
+        return MessagesPartition(project, model, fetcher, pool, stop_sync, cursor, settings)
 
     return DefaultStream(
-        partition_generator=ModelPartitions(models, partition),
+        partition_generator=ProjectModelPartitions(
+            [project for project, _ in projects], models, partition
+        ),
         name=MESSAGES_STREAM,
         json_schema=lambda: stream_schema(MESSAGES_STREAM),
         primary_key=["completion_id", "id"],

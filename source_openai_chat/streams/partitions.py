@@ -14,6 +14,7 @@ import functools
 import logging
 import threading
 from collections.abc import Callable, Iterable, Mapping, MutableMapping
+from dataclasses import dataclass
 from typing import Any
 
 from airbyte_cdk.models import AirbyteMessage
@@ -35,6 +36,7 @@ from source_openai_chat.feed.state import ALL_MODELS, FeedPosition, FeedState
 from source_openai_chat.feed.two_ended import ListRead
 
 LOGGER = logging.getLogger("airbyte")
+PartitionKey = tuple[str | None, str]  # the project's state key, the model (or ALL_MODELS)
 
 
 def stream_schema(stream_name: str) -> dict[str, Any]:
@@ -111,14 +113,16 @@ class FeedCursor(Cursor):
     def cursor_field(self) -> CursorField:
         return self._cursor_field
 
-    def position(self, key: str) -> FeedPosition:
+    def position(self, key: PartitionKey) -> FeedPosition:
+        project, model = key
         with self._lock:
-            return self._state.position(key)
+            return self._state.of_project(project).position(model)
 
-    def save(self, key: str, position: FeedPosition) -> threading.Event:
+    def save(self, key: PartitionKey, position: FeedPosition) -> threading.Event:
         """Emit the state with `position`; the event is set once it has been printed."""
+        project, model = key
         with self._lock:
-            self._state.positions[key] = position
+            self._state.of_project(project).positions[model] = position
             return self._emit()
 
     def warn_odd_record(self, record: Any) -> None:
@@ -169,21 +173,36 @@ class FeedCursor(Cursor):
         return printed
 
 
+@dataclass(frozen=True)
+class ProjectRead:
+    """One project as a stream reads it: the `project_id` its records carry, where its
+    positions live in the stream's state (None: the top level, one project per connection),
+    and the client of its list."""
+
+    project_id: str | None
+    state_key: str | None
+    list_client: ApiClient
+
+
 class ListPartition(Partition):
-    """What a partition of either stream is: one list position (all models, or one model),
-    read with `list_read` and saved under its key in the stream's `FeedCursor`."""
+    """What a partition of either stream is: one project's list, all models or one, read with
+    `list_read` and saved under its key in the stream's `FeedCursor`."""
 
     stream: str  # the stream's name, set by each subclass
 
     def __init__(
-        self, model: str | None, client: ApiClient, cursor: FeedCursor, settings: ReadSettings
+        self, project: ProjectRead, model: str | None, cursor: FeedCursor, settings: ReadSettings
     ) -> None:
+        self._project = project
         self._model = model
-        self._key = model or ALL_MODELS
-        self._client = client
+        self._key: PartitionKey = (project.state_key, model or ALL_MODELS)
+        self._client = project.list_client
         self._cursor = cursor
         self._settings = settings
-        self._slice = StreamSlice(partition={"model": model} if model else {}, cursor_slice={})
+        named = {"project_id": project.state_key, "model": model}
+        self._slice = StreamSlice(
+            partition={name: value for name, value in named.items() if value}, cursor_slice={}
+        )
 
     def list_read(self, position: FeedPosition) -> ListRead:
         """The one way either stream reads the list, through the list endpoint's client."""
@@ -197,6 +216,11 @@ class ListPartition(Partition):
             self._cursor.warn_order_ignored,
         )
 
+    def with_project(self, record: dict[str, Any]) -> dict[str, Any]:
+        """The record as the stream declares it: with the project it was read from."""
+        record["project_id"] = self._project.project_id
+        return record
+
     def to_slice(self) -> Mapping[str, Any] | None:
         return self._slice
 
@@ -207,13 +231,21 @@ class ListPartition(Partition):
         return hash((self.stream, self._key))
 
 
-class ModelPartitions(PartitionGenerator):
-    """One partition for the whole list, or one per model of the `models` filter."""
+class ProjectModelPartitions(PartitionGenerator):
+    """One partition per project and model: each project's whole list, or one per model of the
+    `models` filter."""
 
-    def __init__(self, models: list[str] | None, make: Callable[[str | None], Partition]) -> None:
+    def __init__(
+        self,
+        projects: list[ProjectRead],
+        models: list[str] | None,
+        make: Callable[[ProjectRead, str | None], Partition],
+    ) -> None:
+        self._projects = projects
         self._models = models
         self._make = make
 
     def generate(self) -> Iterable[Partition]:
-        for model in self._models or [None]:
-            yield self._make(model)
+        for project in self._projects:
+            for model in self._models or [None]:
+                yield self._make(project, model)
