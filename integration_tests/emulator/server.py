@@ -27,16 +27,20 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from integration_tests.emulator import organization
 from integration_tests.emulator.dataset import Dataset
 
 TEST_API_KEY = "sk-test-emulator-0000000000"
 RESTRICTED_API_KEY = "sk-test-restricted-0000000000"
+TEST_ADMIN_KEY = "sk-admin-test-emulator-0000000000"
+DEFAULT_PROJECT = "proj_emulator"  # the project of a request that names none
+ARCHIVED_PROJECT = "proj_archived"  # listed only with include_archived=true; stores nothing
 MAX_LIMIT = 100
 
 
@@ -139,6 +143,15 @@ def error_body(message: str, type_: str, code: str | None, param: str | None = N
     return json.dumps(
         {"error": {"message": message, "type": type_, "param": param, "code": code}}
     ).encode()
+
+
+def _missing_scope(scope: str) -> str:
+    return (
+        f"You have insufficient permissions for this operation. Missing scopes: {scope}. Check "
+        "that you have the correct role in your organization (Reader, Writer, Owner) and project "
+        "(Member, Owner), and if you're using a restricted API key, that it has the necessary "
+        "scopes."
+    )
 
 
 def _masked(key: str) -> str:
@@ -247,6 +260,10 @@ class Emulator:
         rate_limit_headers: bool = False,
         shuffle_ties: bool = False,
         ignore_order: str | None = None,
+        projects: Mapping[str, Dataset] | None = None,
+        project_keys: Mapping[str, str] | None = None,
+        admin_keys: Iterable[str] = (TEST_ADMIN_KEY,),
+        now: int | None = None,
     ) -> None:
         self.azure = azure
         # An OpenAI-compatible server that lists in one order whatever `order` says: "asc"
@@ -261,8 +278,15 @@ class Emulator:
         self.rate_limited = 0  # requests answered 429 by the rate limit
         self.fault_rate = fault_rate  # share of API requests answered with a random fault
         self._fault_rng = random.Random(fault_seed)
-        self.store = Store(shuffle_ties)
-        self.api_keys = set(api_keys)
+        self.store = Store(shuffle_ties)  # the default project's
+        # Projects by id; a request names one in `OpenAI-Project`, else gets DEFAULT_PROJECT.
+        self.stores = {DEFAULT_PROJECT: self.store}
+        self.stores.update({project: Store(shuffle_ties) for project in projects or {}})
+        self.api_keys = set(api_keys)  # user keys: every project
+        self.project_keys = dict(project_keys or {})  # project keys: their project only
+        self.admin_keys = set(admin_keys)  # the organization endpoints only
+        self.unstored: list[organization.Request] = []  # traffic added by `add_unstored`
+        self.now = now  # the organization endpoints' "now" (None: the clock's)
         self.latency_s = latency_s
         self.faults: list[Fault] = []
         self.requests: list[LoggedRequest] = []
@@ -276,6 +300,9 @@ class Emulator:
         if dataset:
             for record in dataset.completions:
                 self.store.add(self._shaped(record), dataset.messages.get(record["id"]))
+        for project, data in (projects or {}).items():
+            for record in data.completions:
+                self.stores[project].add(self._shaped(record), data.messages.get(record["id"]))
 
     # -- lifecycle ---------------------------------------------------------------------------
     @property
@@ -321,9 +348,16 @@ class Emulator:
         record: dict[str, Any],
         messages: list[dict[str, Any]] | None = None,
         listed_at: int | None = None,
+        project: str = DEFAULT_PROJECT,
     ) -> None:
         with self._lock:
-            self.store.add(self._shaped(record), messages, listed_at)
+            self.stores[project].add(self._shaped(record), messages, listed_at)
+
+    def add_unstored(self, request: organization.Request) -> None:
+        """Traffic that was not stored: it shows in usage and costs only (a late revision of
+        a recent bucket, as OpenAI makes them)."""
+        with self._lock:
+            self.unstored.append(request)
 
     def _shaped(self, record: dict[str, Any]) -> dict[str, Any]:
         """Azure returns nulls where OpenAI has values."""
@@ -361,9 +395,9 @@ class Emulator:
             stop.set()
             spender.join()
 
-    def delete(self, completion_id: str) -> None:
+    def delete(self, completion_id: str, project: str = DEFAULT_PROJECT) -> None:
         with self._lock:
-            self.store.delete(completion_id)
+            self.stores[project].delete(completion_id)
 
     def update_metadata(self, completion_id: str, metadata: dict[str, str]) -> None:
         with self._lock:
@@ -374,9 +408,52 @@ class Emulator:
             self.faults.append(fault)
         return fault
 
-    def completions(self) -> list[dict[str, Any]]:
+    def completions(self, project: str = DEFAULT_PROJECT) -> list[dict[str, Any]]:
         with self._lock:
-            return self.store.records()
+            return self.stores[project].records()
+
+    def model_requests(self) -> list[organization.Request]:
+        """Every model request usage and costs count: the stored completions of every
+        project, a little unstored traffic beside them, and what `add_unstored` added."""
+        with self._lock:
+            stored = [
+                organization.stored_request(project, record)
+                for project, store in self.stores.items()
+                for record in store.records()
+            ]
+            return stored + organization.unstored_traffic(stored) + list(self.unstored)
+
+    def buckets(self, path: str, query: list[tuple[str, str]]) -> list[dict[str, Any]]:
+        """Every bucket of `organization/<path>` for `query`, all pages: what a sync should
+        deliver."""
+        buckets, page = [], None
+        while True:
+            body = self.organization_page(path, [*query, *([("page", page)] if page else [])])
+            buckets += body["data"]
+            page = body["next_page"]
+            if not body["has_more"]:
+                return buckets
+
+    def organization_page(self, path: str, query: list[tuple[str, str]]) -> dict[str, Any]:
+        now = self.now if self.now is not None else int(time.time())
+        if path == "projects":
+            params = dict(query)
+            projects = [organization.project_object(p, 1_700_000_000) for p in sorted(self.stores)]
+            if params.get("include_archived") == "true":
+                projects.append(organization.project_object(ARCHIVED_PROJECT, 1_700_000_000, True))
+            after = params.get("after")
+            if after:
+                projects = projects[[p["id"] for p in projects].index(after) + 1 :]
+            limit = int(params.get("limit", "20"))
+            page = projects[:limit]
+            return {"object": "list", "data": page,
+                    "first_id": page[0]["id"] if page else None,
+                    "last_id": page[-1]["id"] if page else None,
+                    "has_more": len(projects) > limit}  # fmt: skip
+        costs = path == "costs"
+        if path not in ("costs", "usage/completions"):
+            raise KeyError(path)
+        return organization.bucket_page(query, now, self.model_requests(), costs)
 
     def list_requests(self, path: str | None = None) -> list[LoggedRequest]:
         path = path or self.list_path
@@ -416,11 +493,14 @@ class Emulator:
         with self._lock:
             self.requests.append(LoggedRequest(path, query, headers))
 
-    def authenticate(self, headers: dict[str, str]) -> tuple[int, bytes] | None:
-        """None when the key is good, else OpenAI's (or Azure's) status and error body."""
+    def authorize(
+        self, headers: dict[str, str], organization_endpoint: bool = False
+    ) -> tuple[int, bytes] | Store | None:
+        """OpenAI's (or Azure's) status and error body for a key that may not make this
+        request; else the store of the project it reads (None on an organization endpoint)."""
         if self.azure:
             if headers.get("api-key", "") in self.api_keys:
-                return None
+                return self.store
             message = (
                 "Access denied due to invalid subscription key or wrong API endpoint. Make sure "
                 "to provide a valid key for an active subscription and use a correct regional "
@@ -435,23 +515,32 @@ class Emulator:
             )
             return 401, error_body(message, "invalid_request_error", None)
         key = authorization[7:].strip()
-        if key == RESTRICTED_API_KEY:  # a restricted key without the scope: 401, as OpenAI
-            message = (
-                "You have insufficient permissions for this operation. "
-                "Missing scopes: api.chat.completions.read. Check that you have the correct "
-                "role in your organization (Reader, Writer, Owner) and project (Member, Owner), "
-                "and if you're using a restricted API key, that it has the necessary scopes."
-            )
+        known = key in self.api_keys or key in self.project_keys or key == RESTRICTED_API_KEY
+        if key in self.admin_keys:
+            if organization_endpoint:
+                return None
+            message = "Admin API keys cannot be used for non-administration endpoints."
             return 401, error_body(message, "invalid_request_error", None)
-        if key not in self.api_keys:
+        if organization_endpoint and known:  # a project or user key: OpenAI's 401
+            return 401, error_body(_missing_scope("api.usage.read"), "invalid_request_error", None)
+        if key == RESTRICTED_API_KEY:  # a restricted key without the scope: 401, as OpenAI
+            message = _missing_scope("api.chat.completions.read")
+            return 401, error_body(message, "invalid_request_error", None)
+        if not known:
             message = (
                 f"Incorrect API key provided: {_masked(key)}. You can find your API key at "
                 "https://platform.openai.com/account/api-keys."
             )
             return 401, error_body(message, "invalid_request_error", "invalid_api_key")
-        return None
+        named = headers.get("openai-project")
+        project = named or self.project_keys.get(key, DEFAULT_PROJECT)
+        own = self.project_keys.get(key)
+        if project not in self.stores or (own is not None and project != own):
+            message = f"Project {project!r} does not exist or this key cannot access it."
+            return 401, error_body(message, "invalid_request_error", "invalid_project")
+        return self.stores[project]
 
-    def list_page(self, query: list[tuple[str, str]]) -> tuple[int, bytes]:
+    def list_page(self, query: list[tuple[str, str]], store: Store) -> tuple[int, bytes]:
         params = dict(query)
         try:
             limit = int(params.get("limit", "20"))
@@ -484,7 +573,6 @@ class Emulator:
         newest_first = (self.ignore_order or order) == "desc"
 
         with self._lock:
-            store = self.store
             after = params.get("after")
             if after:
                 position = store.position(after)
@@ -511,14 +599,16 @@ class Emulator:
             total = len(store) if self.azure else None
         return 200, envelope(data, page, has_more, total)
 
-    def messages_page(self, completion_id: str, query: list[tuple[str, str]]) -> tuple[int, bytes]:
+    def messages_page(
+        self, completion_id: str, query: list[tuple[str, str]], store: Store
+    ) -> tuple[int, bytes]:
         params = dict(query)
         limit = max(1, min(MAX_LIMIT, int(params.get("limit", "20"))))
         with self._lock:
-            if completion_id not in self.store.messages:
+            if completion_id not in store.messages:
                 message = f"No chat completion found with id '{completion_id}'."
                 return 404, error_body(message, "invalid_request_error", "not_found")
-            messages = list(self.store.messages[completion_id])
+            messages = list(store.messages[completion_id])
         if params.get("order") == "desc":
             messages.reverse()
         after = params.get("after")
@@ -534,13 +624,13 @@ class Emulator:
         total = len(messages) if self.azure else None
         return 200, envelope(data, page, start + limit < len(messages), total)
 
-    def get_completion(self, completion_id: str) -> tuple[int, bytes]:
+    def get_completion(self, completion_id: str, store: Store) -> tuple[int, bytes]:
         with self._lock:
-            record = self.store.get(completion_id)
+            record = store.get(completion_id)
             if record is None:
                 message = f"No chat completion found with id '{completion_id}'."
                 return 404, error_body(message, "invalid_request_error", "not_found")
-            return 200, self.store.encoded(completion_id)
+            return 200, store.encoded(completion_id)
 
 
 def envelope(
@@ -610,24 +700,37 @@ def _handler_for(emulator: Emulator) -> type[BaseHTTPRequestHandler]:
             fault = emulator.take_fault(url.path, query) or emulator.random_fault()
             if fault and self._fail(fault):
                 return
-            denied = emulator.authenticate(headers)
-            if denied:
-                self._send(*denied)
+            organization_path = url.path.startswith("/v1/organization/")
+            access = emulator.authorize(headers, organization_path)
+            if isinstance(access, tuple):
+                self._send(*access)
                 return
-            self._send(*self._route(url.path, query, fault))
+            if access is None:
+                self._send(*self._organization(url.path.removeprefix("/v1/organization/"), query))
+                return
+            self._send(*self._route(url.path, query, fault, access))
+
+        def _organization(self, path: str, query: list[tuple[str, str]]) -> tuple[int, bytes]:
+            try:
+                return 200, json.dumps(emulator.organization_page(path, query)).encode()
+            except organization.ParameterError as error:
+                return 400, error_body(str(error), "invalid_request_error", None, error.param)
+            except KeyError:
+                message = f"Invalid URL (GET /v1/organization/{path})"
+                return 404, error_body(message, "invalid_request_error", None)
 
         def _route(
-            self, path: str, query: list[tuple[str, str]], fault: Fault | None
+            self, path: str, query: list[tuple[str, str]], fault: Fault | None, store: Store
         ) -> tuple[int, bytes]:
             parts = path.strip("/").split("/")
             if emulator.azure:
-                return self._azure(parts, query, fault)
+                return self._azure(parts, query, fault, store)
             if parts[:3] != ["v1", "chat", "completions"]:
                 return 404, error_body(f"Invalid URL (GET {path})", "invalid_request_error", None)
-            return self._api(parts[1:], query, fault)
+            return self._api(parts[1:], query, fault, store)
 
         def _azure(
-            self, parts: list[str], query: list[tuple[str, str]], fault: Fault | None
+            self, parts: list[str], query: list[tuple[str, str]], fault: Fault | None, store: Store
         ) -> tuple[int, bytes]:
             """`/openai/v1/chat/...`, or the legacy `/openai/chat/...?api-version=...`."""
             legacy = parts[:3] == ["openai", "chat", "completions"]
@@ -635,14 +738,14 @@ def _handler_for(emulator: Emulator) -> type[BaseHTTPRequestHandler]:
                 return 404, azure_error_body(404, "Resource not found")
             if legacy and not dict(query).get("api-version"):
                 return 404, azure_error_body(404, "Resource not found")
-            status, body = self._api(parts[1:] if legacy else parts[2:], query, fault)
+            status, body = self._api(parts[1:] if legacy else parts[2:], query, fault, store)
             if status >= 400:  # Azure reshapes every error
                 message = json.loads(body).get("error", {}).get("message", "")
                 body = azure_error_body(status, message)
             return status, body
 
         def _api(
-            self, parts: list[str], query: list[tuple[str, str]], fault: Fault | None
+            self, parts: list[str], query: list[tuple[str, str]], fault: Fault | None, store: Store
         ) -> tuple[int, bytes]:
             """`parts` start at `chat/completions`."""
             path = "/".join(parts)
@@ -660,11 +763,11 @@ def _handler_for(emulator: Emulator) -> type[BaseHTTPRequestHandler]:
                     )
                 if emulator.on_list_request:
                     emulator.on_list_request(len(emulator.list_requests()))
-                return emulator.list_page(query)
+                return emulator.list_page(query, store)
             if len(parts) == 4:
-                return emulator.get_completion(parts[3])
+                return emulator.get_completion(parts[3], store)
             if len(parts) == 5 and parts[4] == "messages":
-                return emulator.messages_page(parts[3], query)
+                return emulator.messages_page(parts[3], query, store)
             return 404, error_body(f"Invalid URL (GET {path})", "invalid_request_error", None)
 
         def _over_rate_limit(self, bucket: TokenBucket) -> bool:
