@@ -36,6 +36,7 @@ from airbyte_cdk.sources.message.concurrent_repository import ConcurrentMessageR
 from airbyte_cdk.sources.streams.concurrent.default_stream import DefaultStream
 from airbyte_cdk.sources.streams.concurrent.partitions.partition import Partition
 from airbyte_cdk.sources.utils.slice_logger import DebugSliceLogger
+from airbyte_cdk.utils.airbyte_secrets_utils import add_to_secrets
 from airbyte_cdk.utils.stream_status_utils import as_airbyte_message as stream_status_message
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
@@ -226,6 +227,11 @@ class SourceOpenaiChat(Source):
         catalog: ConfiguredAirbyteCatalog | None,
         state: list[AirbyteStateMessage],
     ) -> _Sync:
+        # The CDK masks the spec's secrets in every line it prints, but not those inside an
+        # array's items: the projects' own keys are added here.
+        for project in config.projects or []:
+            if project.api_key:
+                add_to_secrets(project.api_key)
         return _Sync(
             config=config,
             message_repository=self.message_repository or InMemoryMessageRepository(),

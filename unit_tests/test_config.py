@@ -98,3 +98,37 @@ def test_check_names_an_unreachable_base_url_without_its_credentials():
 
     assert "base_url http://***@127.0.0.1:9/v1" in status.message
     assert "s3cret" not in status.message
+
+
+def test_a_projects_own_key_is_masked_like_the_connections_key():
+    """The CDK masks the spec's secrets in everything it prints, but not inside arrays."""
+    import logging
+
+    from airbyte_cdk.utils.airbyte_secrets_utils import filter_secrets
+
+    from source_openai_chat import SourceOpenaiChat
+
+    own = "sk-proj-own-key-of-a-project-0000"
+    config = {"api_key": KEY, "projects": [{"project_id": "proj_a", "api_key": own}]}
+
+    SourceOpenaiChat().discover(logging.getLogger("test"), config)
+
+    assert own not in filter_secrets(f"a line with {own} in it")
+
+
+@pytest.mark.parametrize(
+    ("values", "said"),
+    [
+        ({"admin_api_key": "sk-proj-1"}, "'admin_api_key' must be an organization admin key"),
+        ({"api_key": "sk-admin-1"}, "'api_key' is an organization admin key"),
+        ({"projects": [{"project_id": "p", "api_key": "sk-admin-1"}]},
+         "'projects.0.api_key' is an organization admin key"),
+        ({"projects": [{"project_id": "p"}, {"project_id": "p"}]},
+         "'projects' must not name a project twice"),
+        ({"project_id": "p", "projects": [{"project_id": "q"}]},
+         "set either 'project_id' (one project) or 'projects' (several)"),
+        ({"usage_bucket_width": "1m"}, "'usage_bucket_width'"),
+    ],
+)  # fmt: skip
+def test_keys_and_projects_in_the_wrong_place_are_refused_naming_the_field(values, said):
+    assert said in _refusal(**values)
