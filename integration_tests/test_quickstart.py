@@ -113,6 +113,9 @@ def test_first_run_loads_everything_then_second_run_loads_only_new(
     assert first.returncode == 0, first.stderr[-3000:]
     assert _table_stats(db) == (DEMO_RECORDS, DEMO_RECORDS)
     assert re.search(r"day\s+\|\s+model\s+\|\s+completions", first.stdout)
+    # The demo syncs usage and costs too: billed tokens, the stored share and the cost.
+    assert re.search(r"day\s+\|\s+model\s+\|\s+billed_tokens\s+\|\s+stored_pct\s+\|\s+cost_usd",
+                     first.stdout)  # fmt: skip
     assert f"DuckDB file: {db.resolve()}" in first.stdout
     # Every schema field has one type (and null), so PyAirbyte maps each without a warning.
     assert "Could not determine" not in first.stdout + first.stderr

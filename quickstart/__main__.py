@@ -118,15 +118,21 @@ def sync(source_origin: Origin, db_path: Path) -> None:
     print()
     print(warehouse.format_table(*warehouse.summary(db_path)))
     print()
+    billed = warehouse.billed_summary(db_path)
+    if billed:
+        print("Billed by OpenAI (usage and costs), and the share stored completions account for:")
+        print(warehouse.format_table(*billed))
+        print()
     print(
         f"Read {result.processed_records:,} records from the source; loaded {after - before:,} "
         f"new completions; {after:,} in total."
     )
     messages = warehouse.row_count(db_path, warehouse.MESSAGES_TABLE)
     print(f"{messages:,} input messages in {warehouse.MESSAGES_TABLE}.")
-    print(
-        f"DuckDB file: {db_path.resolve()}  (tables {warehouse.TABLE}, {warehouse.MESSAGES_TABLE})"
-    )
+    tables = [warehouse.TABLE, warehouse.MESSAGES_TABLE]
+    if billed is not None:
+        tables += ["projects", warehouse.USAGE_TABLE, warehouse.COSTS_TABLE]
+    print(f"DuckDB file: {db_path.resolve()}  (tables {', '.join(tables)})")
 
 
 def connector_executable() -> str:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import os
 import socket
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from integration_tests.emulator import TEST_API_KEY
+from integration_tests.emulator import TEST_ADMIN_KEY, TEST_API_KEY
+from integration_tests.emulator.dataset import BASE_CREATED
 from integration_tests.emulator.process import EmulatorDidNotStart, emulator_process
 
 EMULATOR_BASE_RECORDS = 2000
@@ -53,6 +55,7 @@ def real_api_config(env: Mapping[str, str]) -> dict[str, Any] | None:
         "organization_id": ("OPENAI_ORG_ID", "OPENAI_ORGANIZATION"),
         "project_id": ("OPENAI_PROJECT_ID", "OPENAI_PROJECT"),
         "start_date": ("OPENAI_START_DATE",),
+        "admin_api_key": ("OPENAI_ADMIN_KEY",),
     }
     for field, names in optional.items():
         value = next((env[name] for name in names if env.get(name)), None)
@@ -73,7 +76,7 @@ def running_emulator(port: int, records: int) -> Iterator[str]:
     """Start the bundled emulator on 127.0.0.1:port; yield its base URL."""
     _refuse_taken_port(port)
     try:
-        with emulator_process(records, port=port) as base_url:
+        with emulator_process(records, port=port, clock_at_newest=True) as base_url:
             yield base_url
     except EmulatorDidNotStart as error:
         raise QuickstartError(f"The local emulator did not start: {error}") from None
@@ -95,7 +98,13 @@ def _refuse_taken_port(port: int) -> None:
 def emulator_origin(base_url: str) -> Origin:
     return Origin(
         description=f"the local emulator at {base_url} (set OPENAI_API_KEY to sync from OpenAI)",
-        config={"api_key": TEST_API_KEY, "base_url": base_url},
+        config={
+            "api_key": TEST_API_KEY,
+            "base_url": base_url,
+            "admin_api_key": TEST_ADMIN_KEY,  # the demo syncs projects, usage and costs too
+            # The demo's completions are dated from 2026-01-01: usage and costs start there.
+            "start_date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(BASE_CREATED)),
+        },
     )
 
 

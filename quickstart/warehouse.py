@@ -26,6 +26,47 @@ LIMIT 40
 """
 
 
+USAGE_TABLE, COSTS_TABLE = "usage_completions", "costs"
+
+# Per model and day: the tokens OpenAI billed (usage), the share of them the stored completions
+# account for, and the cost. Costs name the model inside `line_item` ("<model>, input" in the
+# demo; OpenAI does not document the format, so a real account's cost may not match a model).
+BILLED_SQL = f"""
+WITH billed AS (
+    SELECT strftime(to_timestamp(start_time), '%Y-%m-%d') AS day, model,
+           sum(input_tokens + output_tokens) AS billed_tokens
+    FROM {USAGE_TABLE} GROUP BY ALL
+), stored AS (
+    SELECT strftime(to_timestamp(created), '%Y-%m-%d') AS day, model,
+           sum(CAST(usage->>'total_tokens' AS BIGINT)) AS stored_tokens
+    FROM {TABLE} GROUP BY ALL
+), cost AS (
+    SELECT strftime(to_timestamp(start_time), '%Y-%m-%d') AS day,
+           split_part(line_item, ',', 1) AS model,
+           sum(CAST(amount->>'value' AS DOUBLE)) AS cost
+    FROM {COSTS_TABLE} GROUP BY ALL
+)
+SELECT billed.day, billed.model, billed.billed_tokens,
+       round(100.0 * coalesce(stored.stored_tokens, 0) / billed.billed_tokens, 1) AS stored_pct,
+       round(cost.cost, 4) AS cost_usd
+FROM billed
+LEFT JOIN stored USING (day, model)
+LEFT JOIN cost USING (day, model)
+WHERE billed.billed_tokens > 0
+ORDER BY billed.day DESC, billed.model
+LIMIT 40
+"""
+
+
+def billed_summary(db_path: Path) -> tuple[list[str], list[tuple]] | None:
+    """Billed tokens, the stored share and cost per model and day; None without usage."""
+    with duckdb.connect(str(db_path)) as db:
+        if not (_has_table(db, USAGE_TABLE) and _has_table(db, COSTS_TABLE)):
+            return None
+        cursor = db.execute(BILLED_SQL)
+        return [c[0] for c in cursor.description], cursor.fetchall()
+
+
 def row_count(db_path: Path, table: str = TABLE) -> int:
     """Rows in a table; 0 when the file or the table does not exist yet."""
     if not db_path.exists():

@@ -35,6 +35,11 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="list in this order whatever `order` says, as some compatible servers do",
     )
+    parser.add_argument(
+        "--clock-at-newest",
+        action="store_true",
+        help="usage and costs end an hour after the newest stored completion, not now",
+    )
     args = parser.parse_args(argv)
     try:
         emulator = Emulator(
@@ -46,6 +51,7 @@ def main(argv: list[str] | None = None) -> int:
             fault_rate=args.fault_rate,
             rate_limit=args.rate_limit,
             ignore_order=args.ignore_order,
+            clock_at_newest=args.clock_at_newest,
         )
     except OSError as error:
         print(

@@ -62,11 +62,13 @@ def stored_request(project_id: str, completion: dict[str, Any]) -> Request:
 
 
 def unstored_traffic(stored: Iterable[Request]) -> list[Request]:
-    """Requests made without `store=true`: on every day a project used a model, three more
-    requests an hour after the day began."""
+    """Requests made without `store=true`: on every day a project used a model, thirty more
+    (48,000 tokens) an hour after the day began."""
     days = {(r.created - r.created % DAY, r.project_id, r.model, r.api_key_id) for r in stored}
     return [
-        Request(day + 3_600, project, "user-0", key, model, "default", 1_000, 200, 100, False, 3)
+        Request(
+            day + 3_600, project, "user-0", key, model, "default", 40_000, 8_000, 4_000, False, 30
+        )
         for day, project, model, key in sorted(days)
     ]
 

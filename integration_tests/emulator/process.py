@@ -17,11 +17,17 @@ class EmulatorDidNotStart(RuntimeError):
 
 @contextmanager
 def emulator_process(
-    records: int, *, port: int = 0, latency_ms: float = 0, fault_rate: float = 0
+    records: int,
+    *,
+    port: int = 0,
+    latency_ms: float = 0,
+    fault_rate: float = 0,
+    clock_at_newest: bool = False,
 ) -> Iterator[str]:
     """Run `python -m integration_tests.emulator` on 127.0.0.1; yield its base URL."""
     args = [sys.executable, "-m", "integration_tests.emulator", "--records", str(records)]
     args += ["--port", str(port), "--latency-ms", str(latency_ms), "--fault-rate", str(fault_rate)]
+    args += ["--clock-at-newest"] if clock_at_newest else []
     process = subprocess.Popen(
         args, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )

@@ -264,6 +264,7 @@ class Emulator:
         project_keys: Mapping[str, str] | None = None,
         admin_keys: Iterable[str] = (TEST_ADMIN_KEY,),
         now: int | None = None,
+        clock_at_newest: bool = False,
     ) -> None:
         self.azure = azure
         # An OpenAI-compatible server that lists in one order whatever `order` says: "asc"
@@ -286,7 +287,10 @@ class Emulator:
         self.project_keys = dict(project_keys or {})  # project keys: their project only
         self.admin_keys = set(admin_keys)  # the organization endpoints only
         self.unstored: list[organization.Request] = []  # traffic added by `add_unstored`
-        self.now = now  # the organization endpoints' "now" (None: the clock's)
+        self.now = now  # the organization endpoints' "now" (None: the clock's) ...
+        # ... or an hour after the newest stored completion: the demo's data is dated early
+        # 2026, and usage buckets up to today would leave its days outside any lookback.
+        self.clock_at_newest = clock_at_newest
         self.latency_s = latency_s
         self.faults: list[Fault] = []
         self.requests: list[LoggedRequest] = []
@@ -436,6 +440,9 @@ class Emulator:
 
     def organization_page(self, path: str, query: list[tuple[str, str]]) -> dict[str, Any]:
         now = self.now if self.now is not None else int(time.time())
+        if self.clock_at_newest:
+            newest = [r["created"] for store in self.stores.values() for r in store.records()]
+            now = max(newest, default=now) + 3_600
         if path == "projects":
             params = dict(query)
             projects = [organization.project_object(p, 1_700_000_000) for p in sorted(self.stores)]
