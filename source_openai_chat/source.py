@@ -248,12 +248,14 @@ class SourceOpenaiChat(Source):
         several = bool(config.projects)
 
         def list_read(project: Project) -> ProjectRead:
+            # Each chain of pages has one request in flight at a time.
             client = ApiClient(
                 list_endpoint(config, project),
                 Reading.LIST,
                 retries,
                 sync.limiter(project.api_key),
                 chains,
+                paced_start=False,
             )
             state_key = project.project_id if several else None
             return ProjectRead(project.project_id, state_key, client)

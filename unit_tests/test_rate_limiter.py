@@ -15,6 +15,7 @@ from source_openai_chat.api.rate_limit_headers import (
 )
 from source_openai_chat.api.rate_limiter import (
     DECREASE,
+    START_DOUBLING_SECONDS,
     START_RATE,
     RateLimitStalled,
     SharedRateLimiter,
@@ -161,6 +162,38 @@ def test_the_first_requests_are_spread_out_then_the_pace_grows_with_every_answer
 
     answered(pool, clock, 40, every=0.001)  # no limit: answers come as fast as requests go
     assert pool.rate > 10 * START_RATE
+
+
+def test_the_start_pace_at_most_doubles_every_tenth_of_a_second_however_fast_answers_come():
+    clock = FakeClock(1000.0)
+    pool = limiter(clock)
+
+    answered(pool, clock, 200, every=0.0001)  # 200 instant answers within a few 1/20 s turns
+
+    assert pool.rate <= START_RATE * 2 ** ((clock() - 1000.0) / START_DOUBLING_SECONDS) * 1.01
+
+
+def test_a_chain_of_pages_is_not_paced_until_the_api_shows_a_limit():
+    clock = FakeClock(1000.0)
+    pool = limiter(clock)
+
+    unpaced = [pool.acquire(paced_start=False).at for _ in range(50)]
+    pool.rate_limited(pool.acquire(paced_start=False), retry_after=0.5)
+    after_429 = pool.acquire(paced_start=False)
+
+    assert unpaced == [1000.0] * 50  # one request in flight at a time cannot burst
+    assert after_429.at >= 1000.5  # then it waits like every request
+
+
+def test_a_429_in_the_first_quarter_second_does_not_end_the_start():
+    clock = FakeClock(1000.0)
+    pool = limiter(clock)
+    pool.rate_limited(pool.acquire(paced_start=False), retry_after=0.01)  # a tiny burst
+    cut = pool.rate
+
+    answered(pool, clock, 30, every=0.001)
+
+    assert pool.rate > 2 * cut  # still growing as the start does, not probing slowly
 
 
 def test_a_429_pauses_everyone_for_retry_after_and_paces_below_what_got_through():

@@ -59,7 +59,9 @@ class Skipped:
 
 
 class ApiClient:
-    """`page(params, completion_id)`: one page of `endpoint`, retried as answers.py says."""
+    """`page(params, completion_id)`: one page of `endpoint`, retried as answers.py says.
+    `paced_start=False` for a client each of whose callers sends one request at a time (see
+    `SharedRateLimiter.acquire`)."""
 
     def __init__(
         self,
@@ -69,8 +71,10 @@ class ApiClient:
         limiter: SharedRateLimiter,
         connections: int = 1,
         clock: Callable[[], float] = time.monotonic,
+        paced_start: bool = True,
     ) -> None:
         self._endpoint = endpoint
+        self._paced_start = paced_start  # False: one request in flight at a time (a chain)
         self._reading = reading
         self._retries = retries
         self._limiter = limiter
@@ -91,7 +95,7 @@ class ApiClient:
         attempt = 0
         while True:
             try:
-                slot = self._limiter.acquire()
+                slot = self._limiter.acquire(self._paced_start)
             except RateLimitStalled as stalled:
                 raise _rate_limit_failure(str(stalled)) from None
             answer: Answer

@@ -48,7 +48,8 @@ from source_openai_chat.api.rate_limit_headers import RateLimitHeaders
 LOGGER = logging.getLogger("airbyte")
 
 START_RATE = 20.0  # requests/s before any answer
-START_GROWTH = 0.25  # the pace grows by this share with every answer until the first 429
+START_GROWTH = 0.25  # the pace grows by this share with every answer until the first 429,
+START_DOUBLING_SECONDS = 0.1  # but at most doubles in this time (answers come in clumps)
 DECREASE = 0.93  # the pace after a 429, as a share of the rate that gets through
 GROWTH = 0.001  # the pace grows by this share with every answer after a 429 ...
 QUIET_GROWTH = 0.01  # ... and by this share once no 429 came for QUIET_SECONDS and
@@ -137,6 +138,7 @@ class SharedRateLimiter:
         self._plan = 0  # changes when new knowledge makes every waiting turn void
         self._planned_rate = self._rate  # the pace the waiting turns were planned at
         self._limited = False  # a 429 came: the start is over
+        self._first_sent: float | None = None
         self._bucket: _Bucket | None = None
         self._cut_at_number = 0  # a 429 to a request acquired before this one does not cut
         self._last_429 = float("-inf")
@@ -158,13 +160,24 @@ class SharedRateLimiter:
             self._stop.set()
             self._replanned.notify_all()
 
-    def acquire(self) -> Slot:
+    def acquire(self, paced_start: bool = True) -> Slot:
         """Wait for this request's turn; returns it when it may be sent. A turn planned at a
         pace a 429 has since cut is void: the request takes a new one, so the requests waiting
-        when a 429 comes do not go out at the old pace."""
+        when a 429 comes do not go out at the old pace.
+
+        `paced_start=False`: a request of a caller that never has more than one in flight (a
+        chain of list pages) is not paced until the API has shown a limit (a 429 or its
+        headers): it cannot burst, and pacing it costs a fast list its first fraction of a
+        second."""
         while True:
             with self._lock:
                 now = self._clock()
+                if self._first_sent is None:
+                    self._first_sent = now
+                if not paced_start and not self.counts.rate_limited and self._bucket is None:
+                    slot = Slot(now, self._sent)
+                    self._sent += 1
+                    return slot
                 start = max(now, self._paused_until, self._next_slot)
                 reserved = self._bucket is not None
                 if self._bucket:
@@ -217,6 +230,11 @@ class SharedRateLimiter:
                 answered = self._admitted(since=0)
                 if answered:  # a burst the API lets through must not set the pace alone
                     ceiling = min(ceiling, max(2.0 * answered, START_RATE))
+                # Answers grow the pace faster the faster they come (without this bound it
+                # reaches any rate within a quarter of a second); a bucket's burst, spent by
+                # then, would answer every request in flight with a 429.
+                started = now - (self._first_sent if self._first_sent is not None else now)
+                ceiling = min(ceiling, START_RATE * 2.0 ** (started / START_DOUBLING_SECONDS))
             self._rate = max(min(self._rate * (1.0 + growth), ceiling), MIN_RATE)
             if not self._bucket and self._rate > REPLAN_GROWTH * self._planned_rate:
                 self._replan(now)  # turns planned at a much slower pace would hold it back
@@ -304,13 +322,18 @@ class SharedRateLimiter:
         wait for the next request the API admits) when that is under a second. With the
         headers' copy of the bucket, a 429 means someone else spends the same limit: the pace
         steps down by `DECREASE`."""
-        self._limited = True
         if self._bucket:
+            self._limited = True
             self._rate = max(MIN_RATE, DECREASE * min(self._rate, self._bucket.rate))
             self._bucket.rate = min(self._bucket.rate, self._rate)
             self._cut_at_number = self._sent
             return
         admitted = self._admitted(since=self._cut_at_number)
+        # A 429 in the sync's first quarter second (a list's first pages go unpaced) says only
+        # that the burst is small, not what rate the API admits: the start goes on from the
+        # cut, growing as before, until a 429 after it.
+        started = self._first_sent if self._first_sent is not None else self._clock()
+        self._limited = self._limited or self._clock() - started >= MIN_MEASURE_SECONDS
         if admitted is None:
             bounds = [self._rate, self._admitted(since=0) or self._rate]
             # Only a wait in milliseconds says when the next request is admitted: a
