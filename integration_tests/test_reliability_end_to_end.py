@@ -239,7 +239,7 @@ class TestFaults:
 
         assert run.exit_code != 0
         assert run.errors[0]["failure_type"] == "transient_error"
-        # At most two requests a chain (at 0 s and after the 1 s backoff), not the 21 of max_retries.
+        # Two requests a chain at most (at 0 s, after the 1 s backoff), not the 21 of max_retries.
         assert len(emulator.list_requests()) <= 2 * 2
 
 

@@ -250,6 +250,10 @@ class TestErrors:
         first = output.errors[0].trace.error
         assert first.failure_type == FailureType.config_error
         assert "Incorrect API key provided" in first.message
+        # The sync closes with what that error said, not the engine's list of exceptions.
+        closing = output.errors[-1].trace.error
+        assert (closing.message, closing.failure_type) == (first.message, first.failure_type)
+        assert "did not sync successfully" in closing.internal_message
 
     @HttpMocker()
     def test_given_400_or_404_without_after_when_read_then_config_error_with_openai_message(

@@ -177,12 +177,16 @@ def test_a_chain_of_pages_is_not_paced_until_the_api_shows_a_limit():
     clock = FakeClock(1000.0)
     pool = limiter(clock)
 
+    first = pool.acquire(paced_start=False)
+    second_chain = pool.acquire(paced_start=False)  # waits for the first answer's headers
+    pool.succeeded(first)
     unpaced = [pool.acquire(paced_start=False).at for _ in range(50)]
     pool.rate_limited(pool.acquire(paced_start=False), retry_after=0.5)
     after_429 = pool.acquire(paced_start=False)
 
-    assert unpaced == [1000.0] * 50  # one request in flight at a time cannot burst
-    assert after_429.at >= 1000.5  # then it waits like every request
+    assert second_chain.at > first.at
+    assert unpaced == [second_chain.at] * 50  # one request in flight at a time cannot burst
+    assert after_429.at >= second_chain.at + 0.5  # then it waits like every request
 
 
 def test_a_429_in_the_first_quarter_second_does_not_end_the_start():

@@ -10,9 +10,11 @@ its `x-ratelimit-reset-*` headers are durations (`6m0s`), which the CDK reads as
 How it paces, in three phases:
 
 - **Start.** The pace starts at `START_RATE` and grows by `START_GROWTH` with every answer, up
-  to twice the rate at which answers come back, so a sync without a limit is at full speed
-  within a few round trips, while the first requests never arrive as one burst that a small
-  bucket would answer with a 429 each.
+  to twice the rate at which answers come back and at most doubling every
+  `START_DOUBLING_SECONDS`, so a sync without a limit is at full speed within a second, while
+  the first requests never arrive as one burst that a small bucket would answer with a 429
+  each. A chain of list pages (one request in flight) is not paced until the first 429: it
+  cannot burst. A 429 in the first quarter second only cuts the pace; the start goes on.
 - **OpenAI's headers.** Once an answer carries `x-ratelimit-limit/remaining/reset-requests`
   (rate_limit_headers.py), the limiter keeps a copy of the API's bucket: it refills at
   `HEADROOM` of the stated rate (requests reach the API a few milliseconds early or late), up
@@ -174,11 +176,15 @@ class SharedRateLimiter:
                 now = self._clock()
                 if self._first_sent is None:
                     self._first_sent = now
-                if not paced_start and not self.counts.rate_limited and self._bucket is None:
+                unpaced = not paced_start and not self.counts.rate_limited and not self._bucket
+                answered = self.counts.succeeded > 0
+                if unpaced and (answered or self._sent == 0):
                     slot = Slot(now, self._sent)
                     self._sent += 1
                     return slot
                 start = max(now, self._paused_until, self._next_slot)
+                if unpaced:  # the first answer may carry the limit's headers: wait for it
+                    start = max(start, now + 1.0 / START_RATE)
                 reserved = self._bucket is not None
                 if self._bucket:
                     start = max(start, self._bucket_turn(now))
@@ -232,11 +238,16 @@ class SharedRateLimiter:
                     ceiling = min(ceiling, max(2.0 * answered, START_RATE))
                 # Answers grow the pace faster the faster they come (without this bound it
                 # reaches any rate within a quarter of a second); a bucket's burst, spent by
-                # then, would answer every request in flight with a 429.
+                # then, would answer every request in flight with a 429. The headers, once
+                # known, say the rate themselves.
                 started = now - (self._first_sent if self._first_sent is not None else now)
-                ceiling = min(ceiling, START_RATE * 2.0 ** (started / START_DOUBLING_SECONDS))
+                if not self._bucket:
+                    doubling = 2.0 ** (started / START_DOUBLING_SECONDS)
+                    ceiling = min(ceiling, START_RATE * doubling)
             self._rate = max(min(self._rate * (1.0 + growth), ceiling), MIN_RATE)
-            if not self._bucket and self._rate > REPLAN_GROWTH * self._planned_rate:
+            if self.counts.succeeded == 1 and not self.counts.rate_limited:
+                self._replan(now)  # the turns waiting for the first answer: it has come
+            elif not self._bucket and self._rate > REPLAN_GROWTH * self._planned_rate:
                 self._replan(now)  # turns planned at a much slower pace would hold it back
 
     def rate_limited(
@@ -299,6 +310,8 @@ class SharedRateLimiter:
         first = self._bucket is None
         if first:  # the stated rate ends the start, and a cut made before it
             self._rate = max(self._rate, headers.rate)
+            # A 429 to a request sent before the API's limit was known says nothing more.
+            self._cut_at_number = self._sent
         # Another client spending the same limit leaves less than the stated rate: 429s cut
         # the pace below it as they do without headers, and answers grow it back.
         rate = min(HEADROOM * headers.rate, self._rate, self._max_rate or MAX_RATE)
