@@ -83,7 +83,7 @@ LOGGER = logging.getLogger("airbyte")
 
 @dataclass
 class _Sync:
-    """What the streams of one verb share: the engine's repository, the state, one limiter."""
+    """What the streams of one verb share: the engine's repository, the state, a limiter per key."""
 
     config: OpenAIChatConfig
     message_repository: MessageRepository
