@@ -11,7 +11,6 @@ provisional bucket is read again by the next sync.
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable, Iterable, Mapping, MutableMapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -20,18 +19,18 @@ from typing import Any
 from airbyte_cdk.models import FailureType
 from airbyte_cdk.sources.connector_state_manager import ConnectorStateManager
 from airbyte_cdk.sources.message import MessageRepository
-from airbyte_cdk.sources.streams.concurrent.cursor import Cursor, CursorField, FinalStateCursor
+from airbyte_cdk.sources.streams.concurrent.cursor import FinalStateCursor
 from airbyte_cdk.sources.streams.concurrent.default_stream import DefaultStream
 from airbyte_cdk.sources.streams.concurrent.partitions.partition import Partition
 from airbyte_cdk.sources.streams.concurrent.partitions.partition_generator import (
     PartitionGenerator,
 )
-from airbyte_cdk.sources.types import Record, StreamSlice
+from airbyte_cdk.sources.types import Record
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_openai_chat.api.client import ApiClient, Skipped
 from source_openai_chat.api.paging import next_after
-from source_openai_chat.streams.partitions import stream_schema
+from source_openai_chat.streams.partitions import CheckpointCursor, stream_schema
 
 PROJECTS = "projects"
 USAGE_COMPLETIONS = "usage_completions"
@@ -92,7 +91,7 @@ def with_keyed_dimensions(result: dict[str, Any], dimensions: Iterable[str]) -> 
     return result
 
 
-class NewestBucketCursor(Cursor):
+class NewestBucketCursor(CheckpointCursor):
     """The state of a bucketed stream: `{"start_time": newest bucket start read}`.
 
     Why not the CDK's ConcurrentCursor: it checkpoints when a slice closes, so a checkpoint
@@ -107,21 +106,17 @@ class NewestBucketCursor(Cursor):
         message_repository: MessageRepository,
         state_manager: ConnectorStateManager,
     ) -> None:
-        self._stream_name = stream_name
+        super().__init__(stream_name, "start_time", message_repository, state_manager)
         newest = (state or {}).get("start_time")
         self.newest_read: int | None = newest if type(newest) is int else None
-        self._message_repository = message_repository
-        self._state_manager = state_manager
-        self._lock = threading.Lock()
-        self._emitted = False
 
     @property
     def state(self) -> MutableMapping[str, Any]:
-        return {} if self.newest_read is None else {"start_time": self.newest_read}
+        with self._lock:
+            return self._state_json()
 
-    @property
-    def cursor_field(self) -> CursorField:
-        return CursorField("start_time")
+    def _state_json(self) -> MutableMapping[str, Any]:
+        return {} if self.newest_read is None else {"start_time": self.newest_read}
 
     def read(self, bucket_start: int) -> None:
         with self._lock:
@@ -131,30 +126,6 @@ class NewestBucketCursor(Cursor):
     def checkpoint(self) -> None:
         with self._lock:
             self._emit()
-
-    def observe(self, record: Record) -> None:
-        """Nothing per record: the partition checkpoints after each page."""
-
-    def close_partition(self, partition: Partition) -> None:
-        """Nothing: the partition checkpointed after its last page."""
-
-    def ensure_at_least_one_state_emitted(self) -> None:
-        with self._lock:
-            if not self._emitted:
-                self._emit()
-
-    def should_be_synced(self, record: Record) -> bool:
-        return True
-
-    def stream_slices(self) -> Iterable[StreamSlice]:
-        yield StreamSlice(partition={}, cursor_slice={})
-
-    def _emit(self) -> None:
-        self._state_manager.update_state_for_stream(self._stream_name, None, self.state)
-        self._message_repository.emit_message(
-            self._state_manager.create_state_message(self._stream_name, None)
-        )
-        self._emitted = True
 
 
 class _OnePartition(PartitionGenerator):

@@ -76,7 +76,67 @@ class PrintedStates:
             printed.set()
 
 
-class FeedCursor(Cursor):
+class CheckpointCursor(Cursor):
+    """A cursor whose partitions save their own checkpoints: the engine's per-record and
+    per-partition calls have nothing to do, and a stream that read nothing still emits its
+    state once. Subclasses say what the state is (`state`) and emit it (`_emit`, under
+    `_lock`) through the stream's message repository, the engine's queue, so a state is never
+    printed before the records it covers."""
+
+    def __init__(
+        self,
+        stream_name: str,
+        cursor_field: str,
+        message_repository: MessageRepository,
+        state_manager: ConnectorStateManager,
+    ) -> None:
+        self._stream_name = stream_name
+        self._cursor_field = CursorField(cursor_field)
+        self._message_repository = message_repository
+        self._state_manager = state_manager
+        self._lock = threading.Lock()
+        self._emitted = False
+
+    @property
+    def cursor_field(self) -> CursorField:
+        return self._cursor_field
+
+    def observe(self, record: Record) -> None:
+        """Nothing per record: partitions save their position at every checkpoint."""
+
+    def close_partition(self, partition: Partition) -> None:
+        """Nothing: a partition saves its final position after its last record."""
+
+    def ensure_at_least_one_state_emitted(self) -> None:
+        with self._lock:
+            if not self._emitted:
+                self._emit()
+
+    def should_be_synced(self, record: Record) -> bool:
+        return True
+
+    def stream_slices(self) -> Iterable[StreamSlice]:
+        yield StreamSlice(partition={}, cursor_slice={})
+
+    def _emit(self) -> object:
+        """Emit the current state (called under `_lock`)."""
+        self._send(self._state_message())
+        return None
+
+    def _state_json(self) -> MutableMapping[str, Any]:
+        """The state to emit (called under `_lock`)."""
+        raise NotImplementedError
+
+    def _state_message(self) -> AirbyteMessage:
+        self._state_manager.update_state_for_stream(self._stream_name, None, self._state_json())
+        return self._state_manager.create_state_message(self._stream_name, None)
+
+    def _send(self, message: AirbyteMessage) -> None:
+        self._message_repository.emit_message(message)
+        self._emitted = True
+
+
+class FeedCursor(CheckpointCursor):
     """Holds a stream's `FeedState` and emits it as a STATE message at every checkpoint.
 
     Partitions call `save` from their worker thread after handing the records it covers to the
@@ -93,14 +153,9 @@ class FeedCursor(Cursor):
         state_manager: ConnectorStateManager,
         printed_states: PrintedStates | None = None,
     ) -> None:
-        self._stream_name = stream_name
+        super().__init__(stream_name, cursor_field, message_repository, state_manager)
         self._printed_states = printed_states or PrintedStates()
-        self._cursor_field = CursorField(cursor_field)
         self._state = state
-        self._message_repository = message_repository
-        self._state_manager = state_manager
-        self._lock = threading.Lock()
-        self._emitted = False
         self._warned_odd_record = False
         self._warned_order_ignored = False
 
@@ -108,10 +163,6 @@ class FeedCursor(Cursor):
     def state(self) -> MutableMapping[str, Any]:
         with self._lock:
             return self._state.to_json()
-
-    @property
-    def cursor_field(self) -> CursorField:
-        return self._cursor_field
 
     def position(self, key: PartitionKey) -> FeedPosition:
         project, model = key
@@ -147,29 +198,15 @@ class FeedCursor(Cursor):
             self._warned_order_ignored = True
         LOGGER.warning("%s: %s", self._stream_name, order_ignored_warning(listing))
 
-    def observe(self, record: Record) -> None:
-        """Nothing to do per record: partitions save a position per checkpoint."""
-
-    def close_partition(self, partition: Partition) -> None:
-        """Nothing to do: the partition saved its final position after its last record."""
-
-    def ensure_at_least_one_state_emitted(self) -> None:
-        with self._lock:
-            if not self._emitted:
-                self._emit()
-
-    def should_be_synced(self, record: Record) -> bool:
-        return True
-
-    def stream_slices(self) -> Iterable[StreamSlice]:
-        yield StreamSlice(partition={}, cursor_slice={})
+    def _state_json(self) -> MutableMapping[str, Any]:
+        return self._state.to_json()
 
     def _emit(self) -> threading.Event:
-        self._state_manager.update_state_for_stream(self._stream_name, None, self._state.to_json())
-        message = self._state_manager.create_state_message(self._stream_name, None)
+        """Emit the state; the event is set once it has been printed (tracked before it is
+        queued, or the main thread could print it first)."""
+        message = self._state_message()
         printed = self._printed_states.track(message)
-        self._message_repository.emit_message(message)
-        self._emitted = True
+        self._send(message)
         return printed
 
 
