@@ -15,6 +15,7 @@ from source_openai_chat.api.rate_limit_headers import (
 )
 from source_openai_chat.api.rate_limiter import (
     DECREASE,
+    HEADROOM,
     START_DOUBLING_SECONDS,
     START_RATE,
     RateLimitStalled,
@@ -263,6 +264,20 @@ def test_max_requests_per_second_paces_from_the_start_and_caps_growth():
 
     assert [s - starts[0] for s in starts] == [0.0, 0.25, 0.5]
     assert pool.rate == 4.0
+
+
+def test_the_part_of_a_request_refilled_since_is_read_from_the_reset_time():
+    """`remaining` is a whole number; on a bucket of two requests at 40/s, reading 0.5 left as
+    0 would make every turn wait a whole refill (25 ms) instead of half of it."""
+    clock = FakeClock(1000.0)
+    pool = limiter(clock)
+    pool.succeeded(pool.acquire(), RateLimitHeaders(2400, 2, 0.0))  # full: the bucket holds 2
+    pool.succeeded(pool.acquire(), RateLimitHeaders(2400, 0, 0.0375))  # 0.5 of one left
+
+    now = clock()
+    turn = pool.acquire().at - now
+
+    assert turn == pytest.approx(0.5 / (HEADROOM * 40), rel=0.05)
 
 
 # -- convergence ---------------------------------------------------------------------------

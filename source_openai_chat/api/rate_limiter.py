@@ -142,6 +142,8 @@ class SharedRateLimiter:
         self._limited = False  # a 429 came: the start is over
         self._first_sent: float | None = None
         self._bucket: _Bucket | None = None
+        self._stated_rate = 0.0  # the rate the headers state, and the bucket size they show
+        self._capacity = 0.0
         self._cut_at_number = 0  # a 429 to a request acquired before this one does not cut
         self._last_429 = float("-inf")
         self._answers_at_429 = 0
@@ -258,6 +260,7 @@ class SharedRateLimiter:
             now = self._clock()
             self.counts.rate_limited += 1
             self._check_stalled(now)
+            since_last_429 = now - self._last_429
             self._last_429 = now
             self._answers_at_429 = self.counts.succeeded
             if headers:
@@ -267,7 +270,7 @@ class SharedRateLimiter:
                 self._bucket.tokens = left - self._after(slot) - self._reserved
                 self._bucket.updated = now
             if slot.number >= self._cut_at_number:
-                self._cut(retry_after)
+                self._cut(retry_after, since_last_429)
             wait = retry_after if retry_after is not None else 1.0 / self.rate
             self._paused_until = max(self._paused_until, now + wait)
             self._replan(now)
@@ -315,10 +318,18 @@ class SharedRateLimiter:
         # Another client spending the same limit leaves less than the stated rate: 429s cut
         # the pace below it as they do without headers, and answers grow it back.
         rate = min(HEADROOM * headers.rate, self._rate, self._max_rate or MAX_RATE)
-        capacity = max(1.0, headers.remaining + headers.reset_seconds * headers.rate)
+        # `remaining` is a whole number: the part of a request refilled since is lost, which
+        # on a bucket of a request or two slows every turn. The reset time says it: what the
+        # bucket lacks to be full, against its size (the largest the answers have shown).
+        refill = headers.reset_seconds * headers.rate
+        if headers.rate != self._stated_rate:
+            self._stated_rate, self._capacity = headers.rate, 0.0
+        self._capacity = max(self._capacity, headers.remaining + refill)
+        capacity = max(1.0, self._capacity)
+        left = min(headers.remaining + 1.0, max(float(headers.remaining), capacity - refill))
         # Requests sent after this one, and the turns waiting on tokens of this copy, spend
         # from what is left as well.
-        tokens = headers.remaining - self._after(slot) - self._reserved
+        tokens = left - self._after(slot) - self._reserved
         predicted = None if first else self._bucket.tokens_at(now)  # type: ignore[union-attr]
         self._bucket = _Bucket(rate, capacity, tokens, now)
         if predicted is None or tokens < predicted - 1.0:
@@ -327,18 +338,22 @@ class SharedRateLimiter:
     def _after(self, slot: Slot) -> int:
         return self._sent - slot.number - 1
 
-    def _cut(self, retry_after: float | None) -> None:
+    def _cut(self, retry_after: float | None, since_last_429: float = 0.0) -> None:
         """Pace below the rate at which answers came back since the last cut: while the API
         refuses requests, that is the rate it admits. Too soon after a cut to measure it, two
         bounds from above must do: the rate answers came at lately (a burst the API allowed
         at the start counts in it, so it may be high), and one request per `retry-after` (the
         wait for the next request the API admits) when that is under a second. With the
-        headers' copy of the bucket, a 429 means someone else spends the same limit: the pace
-        steps down by `DECREASE`."""
+        headers' copy of the bucket, 429s that keep coming (within `QUIET_SECONDS` of the
+        last) mean someone else spends the same limit: the pace steps down by `DECREASE`."""
         if self._bucket:
             self._limited = True
-            self._rate = max(MIN_RATE, DECREASE * min(self._rate, self._bucket.rate))
-            self._bucket.rate = min(self._bucket.rate, self._rate)
+            # One 429 now and then is the copy running a few milliseconds early against a
+            # bucket of a request or two: its headers set the copy right again. 429s that
+            # keep coming are another client's spending.
+            if since_last_429 < QUIET_SECONDS:
+                self._rate = max(MIN_RATE, DECREASE * min(self._rate, self._bucket.rate))
+                self._bucket.rate = min(self._bucket.rate, self._rate)
             self._cut_at_number = self._sent
             return
         admitted = self._admitted(since=self._cut_at_number)
