@@ -192,7 +192,7 @@ def test_a_revised_bucket_inside_the_lookback_is_delivered_again_and_older_ones_
 
 def test_a_key_the_organization_endpoints_refuse_fails_the_check_naming_admin_api_key():
     # An sk-admin- key the API knows as a project key: OpenAI answers 401 "Missing scopes".
-    not_admin = "sk-admin-looks-right-but-is-not-0000"
+    not_admin = "sk-admin-not-an-admin-key-0000"
     with Emulator(generate(5), project_keys={not_admin: DEFAULT_PROJECT}) as server:
         config = {"api_key": TEST_API_KEY, "base_url": server.base_url, "admin_api_key": not_admin}
 
