@@ -68,14 +68,13 @@ def first_bucket_start(
     """Where a sync starts, on a UTC day boundary: `lookback_days` before the newest bucket the
     last sync read; on a first sync, at `start_date`'s day or 30 days back. Never before
     `start_date`'s day."""
-    floor = _day(start) if start is not None else None
     if newest_read is not None:
         begin = _day(newest_read) - lookback_days * DAY
+    elif start is not None:
+        begin = _day(start)
     else:
-        begin = (
-            floor if floor is not None else _day(int(now.timestamp())) - DEFAULT_HISTORY_DAYS * DAY
-        )
-    return max(begin, floor) if floor is not None else begin
+        begin = _day(int(now.timestamp())) - DEFAULT_HISTORY_DAYS * DAY
+    return begin if start is None else max(begin, _day(start))
 
 
 def _day(seconds: int) -> int:
