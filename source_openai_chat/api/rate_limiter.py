@@ -270,7 +270,7 @@ class SharedRateLimiter:
                 self._bucket.tokens = left - self._after(slot) - self._reserved
                 self._bucket.updated = now
             if slot.number >= self._cut_at_number:
-                self._cut(retry_after, since_last_429)
+                self._cut(now, retry_after, since_last_429)
             wait = retry_after if retry_after is not None else 1.0 / self.rate
             self._paused_until = max(self._paused_until, now + wait)
             self._replan(now)
@@ -338,7 +338,7 @@ class SharedRateLimiter:
     def _after(self, slot: Slot) -> int:
         return self._sent - slot.number - 1
 
-    def _cut(self, retry_after: float | None, since_last_429: float = 0.0) -> None:
+    def _cut(self, now: float, retry_after: float | None, since_last_429: float) -> None:
         """Pace below the rate at which answers came back since the last cut: while the API
         refuses requests, that is the rate it admits. Too soon after a cut to measure it, two
         bounds from above must do: the rate answers came at lately (a burst the API allowed
@@ -360,8 +360,8 @@ class SharedRateLimiter:
         # A 429 in the sync's first quarter second (a list's first pages go unpaced) says only
         # that the burst is small, not what rate the API admits: the start goes on from the
         # cut, growing as before, until a 429 after it.
-        started = self._first_sent if self._first_sent is not None else self._clock()
-        self._limited = self._limited or self._clock() - started >= MIN_MEASURE_SECONDS
+        started = self._first_sent if self._first_sent is not None else now
+        self._limited = self._limited or now - started >= MIN_MEASURE_SECONDS
         if admitted is None:
             bounds = [self._rate, self._admitted(since=0) or self._rate]
             # Only a wait in milliseconds says when the next request is admitted: a
