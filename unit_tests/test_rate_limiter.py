@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from itertools import pairwise
 
 import pytest
 
@@ -70,9 +71,12 @@ class Bucket:
         self.updated = now
 
 
-def sync(bucket: Bucket, requests: int, headers: bool = False) -> tuple[float, float]:
+def sync(
+    bucket: Bucket, requests: int, headers: bool = False, refused_at: list[float] | None = None
+) -> tuple[float, float]:
     """`requests` successful requests through the limiter, one at a time, 1 ms each: (wall /
-    (successes / admitted rate), share answered 429)."""
+    (successes / admitted rate), share answered 429). The moments of the 429s, from the
+    first request, go to `refused_at`."""
     clock = bucket.clock
     pool = limiter(clock)
     started, successes, refused = clock(), 0, 0
@@ -86,6 +90,8 @@ def sync(bucket: Bucket, requests: int, headers: bool = False) -> tuple[float, f
             pool.succeeded(slot, seen)
         else:
             refused += 1
+            if refused_at is not None:
+                refused_at.append(clock() - started)
             pool.rate_limited(slot, wait, seen)
     admitted = bucket.rate - bucket.taken_by_others
     return (clock() - started) / (successes / admitted), refused / (successes + refused)
@@ -290,6 +296,28 @@ def test_without_headers_the_pace_converges_on_any_bucket(rate, burst_s):
 
     assert ratio <= 1.15
     assert refused <= 0.05
+
+
+def test_a_probe_that_spends_a_saved_burst_ends_at_its_first_429():
+    """Between probes the pace sits just under the rate and a bucket of a second's burst saves
+    tokens; the probe spends them, so the answers before its 429 came up to 1.4x faster than
+    the bucket refills. Cutting from them took three 429s a probe; the 429s measure the
+    refill rate itself."""
+    refused_at: list[float] = []
+    sync(Bucket(FakeClock(), rate=10, burst_s=1.0), requests=600, refused_at=refused_at)
+
+    probes = [moment for moment in refused_at if moment > 5.0]  # after the start's 429s
+    assert len(probes) >= 3
+    assert all(later - earlier > 1.0 for earlier, later in pairwise(probes))
+
+
+def test_a_probe_of_a_bucket_that_filled_up_is_not_cut_below_the_pace_it_held():
+    """A bucket of a request or two fills up while the pace is under its rate and throws the
+    tokens away, so the 429s measure its refill rate low (here ~39 of 40 requests/s): the
+    pace held quietly before the probe was admitted, and the cut never goes below it."""
+    ratio, _ = sync(Bucket(FakeClock(), rate=40, burst_s=0.05), requests=1600)
+
+    assert ratio <= 1.02  # 1.04 when cut from the refill measured low
 
 
 @pytest.mark.parametrize("rate", [10, 40, 200, 500])

@@ -27,7 +27,11 @@ How it paces, in three phases:
   answers came back just before (one cut per round trip: a 429 to a request sent before the
   last cut does not cut again), and grows by `GROWTH` with every answer, or `QUIET_GROWTH` once
   no 429 came for `QUIET_SECONDS` and `QUIET_ANSWERS`: it probes back to the limit every ~100
-  answers and stays just under it, whatever the bucket's size, at about one 429 per probe.
+  answers and stays just under it, whatever the bucket's size, at one 429 per probe. A probe
+  spends the burst the bucket saved while the pace was under its rate, so the answers before
+  its 429 came faster than the bucket refills: that cut is measured from the 429s instead
+  (`_refill_rate`: two of them, saying in milliseconds when the next token comes, and the
+  answers between them give the refill rate), or a large bucket took several 429s a probe.
 
 Every 429 also pauses the whole pool for its `retry-after-ms` / `retry-after`, and never counts
 as a retry. `max_requests_per_second` caps the pace in every phase. A request waits for a turn
@@ -60,6 +64,7 @@ QUIET_ANSWERS = 100
 MIN_RATE = 0.5  # requests/s: never slower, whatever the API says
 MAX_RATE = 1e6  # requests/s: the pace stops growing here (effectively unpaced)
 SAMPLE = 100  # the latest answers, which measure the rate the API admits
+REFUSALS = 20  # the latest 429s, which measure the rate its bucket refills at
 MIN_MEASURE_ANSWERS = 3  # a measure needs at least this many answers ...
 MIN_MEASURE_SECONDS = 0.25  # ... spanning at least this long (threads answer in clumps)
 LOG_EVERY_SECONDS = 60.0  # at least one line a minute while the pool waits (Airbyte kills a
@@ -95,6 +100,15 @@ class Slot:
 class _Counts:
     rate_limited: int = 0
     succeeded: int = 0
+
+
+@dataclass(frozen=True)
+class _Refusal:
+    """A 429 that said in milliseconds when the API's bucket has its next token."""
+
+    at: float
+    retry_after: float
+    succeeded: int  # answers before it
 
 
 @dataclass
@@ -147,9 +161,11 @@ class SharedRateLimiter:
         self._cut_at_number = 0  # a 429 to a request acquired before this one does not cut
         self._last_429 = float("-inf")
         self._answers_at_429 = 0
+        self._probed_from: float | None = None  # the pace held quietly before probing up
         self._last_progress = now
         self._last_log = float("-inf")
         self._recent: deque[tuple[float, int]] = deque(maxlen=SAMPLE)  # (when, slot number)
+        self._refusals: deque[_Refusal] = deque(maxlen=REFUSALS)
         self.counts = _Counts()
 
     @property
@@ -233,6 +249,8 @@ class SharedRateLimiter:
                     and self.counts.succeeded - self._answers_at_429 > QUIET_ANSWERS
                 )
                 growth = QUIET_GROWTH if quiet else GROWTH
+                if quiet and self._probed_from is None:
+                    self._probed_from = self._rate
             else:
                 growth = START_GROWTH
                 answered = self._admitted(since=0)
@@ -269,8 +287,9 @@ class SharedRateLimiter:
                 left = min(self._bucket.tokens_at(now), 0.0)
                 self._bucket.tokens = left - self._after(slot) - self._reserved
                 self._bucket.updated = now
+            refill = self._refill_rate(now, retry_after)
             if slot.number >= self._cut_at_number:
-                self._cut(now, retry_after, since_last_429)
+                self._cut(now, retry_after, since_last_429, refill)
             wait = retry_after if retry_after is not None else 1.0 / self.rate
             self._paused_until = max(self._paused_until, now + wait)
             self._replan(now)
@@ -338,12 +357,35 @@ class SharedRateLimiter:
     def _after(self, slot: Slot) -> int:
         return self._sent - slot.number - 1
 
-    def _cut(self, now: float, retry_after: float | None, since_last_429: float) -> None:
+    def _refill_rate(self, now: float, retry_after: float | None) -> float | None:
+        """The rate the API's bucket refills at for this sync, from two 429s that said when
+        its next token comes: the first left it `1 - rate * wait_1` tokens, this one
+        `1 - rate * wait_2`, and the answers between spent what came in between, so
+        `rate = answers / (t_2 - t_1 - wait_1 + wait_2)`. Exact while the bucket never filled
+        up in between (it would have thrown tokens away: then a little low), and unlike the
+        rate answers came at, not raised by a burst the bucket had saved. None without a 429
+        far enough back to measure over (and for a `retry-after` of whole seconds)."""
+        if retry_after is None or retry_after >= 1.0:
+            return None
+        estimate = None
+        for earlier in reversed(self._refusals):
+            span = now - earlier.at - earlier.retry_after + retry_after
+            answers = self.counts.succeeded - earlier.succeeded
+            if span >= MIN_MEASURE_SECONDS and answers >= MIN_MEASURE_ANSWERS:
+                estimate = answers / span
+                break
+        self._refusals.append(_Refusal(now, retry_after, self.counts.succeeded))
+        return estimate
+
+    def _cut(
+        self, now: float, retry_after: float | None, since_last_429: float, refill: float | None
+    ) -> None:
         """Pace below the rate at which answers came back since the last cut: while the API
         refuses requests, that is the rate it admits. Too soon after a cut to measure it, two
         bounds from above must do: the rate answers came at lately (a burst the API allowed
         at the start counts in it, so it may be high), and one request per `retry-after` (the
-        wait for the next request the API admits) when that is under a second. With the
+        wait for the next request the API admits) when that is under a second. At the 429
+        that ends a probe, `refill` (the rate the 429s measure) bounds it too. With the
         headers' copy of the bucket, 429s that keep coming (within `QUIET_SECONDS` of the
         last) mean someone else spends the same limit: the pace steps down by `DECREASE`."""
         if self._bucket:
@@ -357,6 +399,13 @@ class SharedRateLimiter:
             self._cut_at_number = self._sent
             return
         admitted = self._admitted(since=self._cut_at_number)
+        if admitted and refill and self._probed_from:
+            # The 429 that ends a probe: the answers came fast on a burst the bucket saved
+            # while the pace was below its rate. The rate it refills at is the measure, but a
+            # bucket that filled up threw tokens away (a refill measured low); the pace held
+            # quietly before the probe was admitted, so it is never less than that.
+            admitted = min(admitted, max(refill, self._probed_from))
+        self._probed_from = None
         # A 429 in the sync's first quarter second (a list's first pages go unpaced) says only
         # that the burst is small, not what rate the API admits: the start goes on from the
         # cut, growing as before, until a 429 after it.
