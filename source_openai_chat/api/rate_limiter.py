@@ -401,9 +401,10 @@ class SharedRateLimiter:
         admitted = self._admitted(since=self._cut_at_number)
         if admitted and refill and self._probed_from:
             # The 429 that ends a probe: the answers came fast on a burst the bucket saved
-            # while the pace was below its rate. The rate it refills at is the measure, but a
-            # bucket that filled up threw tokens away (a refill measured low); the pace held
-            # quietly before the probe was admitted, so it is never less than that.
+            # while the pace was below its rate. The rate it refills at is the measure (over
+            # the QUIET_SECONDS or more since the last 429, so jitter in when answers come
+            # hardly counts), but a bucket that filled up threw tokens away (a refill measured
+            # low); the pace held quietly before the probe was admitted: never less than that.
             admitted = min(admitted, max(refill, self._probed_from))
         self._probed_from = None
         # A 429 in the sync's first quarter second (a list's first pages go unpaced) says only
