@@ -4,6 +4,7 @@ convergence on token buckets of any shape, stalls, logs, stop."""
 from __future__ import annotations
 
 import logging
+import random
 from dataclasses import dataclass
 from itertools import pairwise
 
@@ -21,6 +22,7 @@ from source_openai_chat.api.rate_limiter import (
     START_RATE,
     RateLimitStalled,
     SharedRateLimiter,
+    Slot,
     Stopped,
 )
 from unit_tests.builders import FakeClock
@@ -234,6 +236,29 @@ def test_429s_to_requests_sent_before_a_cut_do_not_cut_again():
         pool.rate_limited(slot, retry_after=0.0)
 
     assert pool.rate == after_first_cut
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_answers_whose_latency_varies_measure_the_rate_over_a_longer_span(seed):
+    """Requests sent at 20/s, answered 50 to 350 ms later (a real API's spread): the answers
+    of any quarter second come at anywhere from half to twice the rate. A measure spans
+    several times the latencies' spread, so a 429's cut lands near 93% of 20/s."""
+    clock = FakeClock(1000.0)
+    pool = limiter(clock)
+    latency = random.Random(seed)
+    in_flight: list[tuple[float, Slot]] = []
+    for _ in range(200):
+        slot = pool.acquire()
+        in_flight.append((slot.at + latency.uniform(0.05, 0.35), slot))
+        for _ in range(5):  # answers delivered within 10 ms of when they come
+            clock.sleep(0.01)
+            for answer in [answer for answer in in_flight if answer[0] <= clock()]:
+                in_flight.remove(answer)
+                pool.succeeded(answer[1])
+
+    pool.rate_limited(pool.acquire(), retry_after=0.01)
+
+    assert pool.rate == pytest.approx(DECREASE * 20, rel=0.1)  # 0.86-1.72x over 0.25 s
 
 
 def test_a_retry_after_in_whole_seconds_does_not_cut_the_pace_to_one_a_second():

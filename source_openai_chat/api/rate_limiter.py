@@ -32,6 +32,9 @@ How it paces, in three phases:
   its 429 came faster than the bucket refills: that cut is measured from the 429s instead
   (`_refill_rate`: two of them, saying in milliseconds when the next token comes, and the
   answers between them give the refill rate), or a large bucket took several 429s a probe.
+  A rate measured from answer times spans at least a quarter second, and `JITTER_SPANS` times
+  the spread of the answers' latencies when that is longer: a real API's latency varies by a
+  few hundred milliseconds, which over a quarter second puts a measure off by half.
 
 Every 429 also pauses the whole pool for its `retry-after-ms` / `retry-after`, and never counts
 as a retry. `max_requests_per_second` caps the pace in every phase. A request waits for a turn
@@ -67,6 +70,7 @@ SAMPLE = 100  # the latest answers, which measure the rate the API admits
 REFUSALS = 20  # the latest 429s, which measure the rate its bucket refills at
 MIN_MEASURE_ANSWERS = 3  # a measure needs at least this many answers ...
 MIN_MEASURE_SECONDS = 0.25  # ... spanning at least this long (threads answer in clumps)
+JITTER_SPANS = 8  # ... and at least this many times the spread of answers' latencies
 LOG_EVERY_SECONDS = 60.0  # at least one line a minute while the pool waits (Airbyte kills a
 # source that stays silent)
 HEADROOM = 0.98  # the share of a stated rate the headers' copy refills at: requests reach the
@@ -165,6 +169,7 @@ class SharedRateLimiter:
         self._last_progress = now
         self._last_log = float("-inf")
         self._recent: deque[tuple[float, int]] = deque(maxlen=SAMPLE)  # (when, slot number)
+        self._latencies: deque[float] = deque(maxlen=SAMPLE)  # of the latest answers
         self._refusals: deque[_Refusal] = deque(maxlen=REFUSALS)
         self.counts = _Counts()
 
@@ -240,6 +245,7 @@ class SharedRateLimiter:
             self.counts.succeeded += 1
             self._last_progress = now
             self._recent.append((now, slot.number))
+            self._latencies.append(now - slot.at)
             if headers:
                 self._copy_bucket(slot, headers, now)
             ceiling = min(self._max_rate or MAX_RATE, MAX_RATE)
@@ -425,13 +431,28 @@ class SharedRateLimiter:
     def _admitted(self, since: int) -> float | None:
         """Requests/s over the fewest latest answers (to requests acquired from number `since`
         on) that make a measure: the rate just now, not an average over a pace that grew.
-        None without enough of them to tell."""
+        None without enough of them to tell; at a rate so high that the whole sample spans
+        less than the latencies' spread asks for, the whole sample."""
         times = [when for when, number in self._recent if number >= since]
+        least = self._measure_seconds()
+        if len(times) == SAMPLE:
+            least = min(least, max(MIN_MEASURE_SECONDS, times[-1] - times[0]))
         for first in range(len(times) - MIN_MEASURE_ANSWERS, -1, -1):
             span = times[-1] - times[first]
-            if span >= MIN_MEASURE_SECONDS:
+            if span >= least:
                 return (len(times) - 1 - first) / span
         return None
+
+    def _measure_seconds(self) -> float:
+        """How long a measure from answer times must span: `MIN_MEASURE_SECONDS`, or
+        `JITTER_SPANS` times the spread of the latest answers' latencies when that is longer.
+        A rate measured over a quarter second from answers whose latency varies by 0.3 s
+        is off by half either way; each cut would then land anywhere."""
+        if len(self._latencies) < MIN_MEASURE_ANSWERS:
+            return MIN_MEASURE_SECONDS
+        ordered = sorted(self._latencies)
+        spread = ordered[int(0.9 * (len(ordered) - 1))] - ordered[int(0.1 * (len(ordered) - 1))]
+        return max(MIN_MEASURE_SECONDS, JITTER_SPANS * spread)
 
     def _check_stalled(self, now: float) -> None:
         stalled = now - self._last_progress
