@@ -345,6 +345,31 @@ def test_a_probe_of_a_bucket_that_filled_up_is_not_cut_below_the_pace_it_held():
     assert ratio <= 1.02  # 1.04 when cut from the refill measured low
 
 
+def test_on_a_bucket_of_one_request_a_few_milliseconds_late_plan_the_waiting_turns_again():
+    """10/s with a bucket of one request: A goes out 5 ms after its turn (a thread woke
+    late), so the API's bucket, full meanwhile, has its next token 5 ms later than the copy
+    planned B's turn for. A's headers show it: B waits for that token instead of a 429."""
+    clock = FakeClock(1000.0)
+    delivered = []
+
+    def answer_a_while_b_waits(seconds: float) -> None:
+        if not delivered:
+            delivered.append(True)
+            clock.now = 1000.015  # A reached the API at 1000.005; its answer, 10 ms later:
+            pool.succeeded(a, RateLimitHeaders(600, 0, 0.09))  # 0.1 of a token back
+            return
+        clock.sleep(seconds)
+
+    pool = SharedRateLimiter(None, 600.0, clock=clock, sleep=answer_a_while_b_waits)
+    pool.succeeded(pool.acquire(), RateLimitHeaders(600, 1, 0.0))  # the bucket of one is full
+    a = pool.acquire()
+
+    b = pool.acquire()
+
+    assert delivered
+    assert b.at >= 1000.105  # when the API's bucket has a token again (1.3.0: 1000.102)
+
+
 @pytest.mark.parametrize("rate", [10, 40, 200, 500])
 @pytest.mark.parametrize("burst_s", [0.05, 0.2, 1.0])
 def test_with_headers_the_pace_is_the_admitted_rate(rate, burst_s):

@@ -75,6 +75,7 @@ LOG_EVERY_SECONDS = 60.0  # at least one line a minute while the pool waits (Air
 # source that stays silent)
 HEADROOM = 0.98  # the share of a stated rate the headers' copy refills at: requests reach the
 # API a few milliseconds early or late, and a bucket of one request has no slack for that
+MIN_SLACK = 0.01  # requests: a view of the headers' copy poorer by more plans turns again
 REPLAN_GROWTH = 1.5  # the waiting turns are planned again once the pace grew by this much
 LONGEST_SLEEP = 15.0  # a long wait is slept in slices, to log and to notice a stop
 
@@ -357,8 +358,14 @@ class SharedRateLimiter:
         tokens = left - self._after(slot) - self._reserved
         predicted = None if first else self._bucket.tokens_at(now)  # type: ignore[union-attr]
         self._bucket = _Bucket(rate, capacity, tokens, now)
-        if predicted is None or tokens < predicted - 1.0:
-            self._replan(now)  # the waiting turns were planned on a view richer than this
+        # The waiting turns were planned on a view richer than this: plan them again. A
+        # bucket of two or more requests has room for a turn a fraction of a request early
+        # (the copy refills slower than the API), so only a whole request's difference counts;
+        # a bucket of one has none, and a request sent a few milliseconds late (a thread
+        # waking late) would make the next turn, planned before, that much early: a 429.
+        slack = min(1.0, max(capacity - 1.0, MIN_SLACK))
+        if predicted is None or tokens < predicted - slack:
+            self._replan(now)
 
     def _after(self, slot: Slot) -> int:
         return self._sent - slot.number - 1
@@ -377,7 +384,7 @@ class SharedRateLimiter:
         for earlier in reversed(self._refusals):
             span = now - earlier.at - earlier.retry_after + retry_after
             answers = self.counts.succeeded - earlier.succeeded
-            if span >= MIN_MEASURE_SECONDS and answers >= MIN_MEASURE_ANSWERS:
+            if span >= self._measure_seconds() and answers >= MIN_MEASURE_ANSWERS:
                 estimate = answers / span
                 break
         self._refusals.append(_Refusal(now, retry_after, self.counts.succeeded))
