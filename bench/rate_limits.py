@@ -3,6 +3,9 @@
     .venv/bin/python -m bench.rate_limits            # the whole grid (about 15 minutes)
     .venv/bin/python -m bench.rate_limits --quick    # one burst and worker count per rate
     .venv/bin/python -m bench.rate_limits --rates 40 --bursts 0.2 --workers 16   # one cell
+    .venv/bin/python -m bench.rate_limits --latency-ms 50 --latency-spread-ms 300 \
+        --rates 10 40 --bursts 0.2 1 --workers 32 --no-shared \
+        --output bench/results/rate_limits_latency_spread.md   # latencies as a real API's
 
 The emulator (in this process) limits requests with a token bucket of `rate` requests/s and a
 burst of `burst` seconds of it, answering 429 with `retry-after-ms`; with headers it also sends
@@ -44,6 +47,8 @@ class Cell:
     workers: int
     headers: bool
     shared: bool = False  # a second client takes half the limit
+    latency_s: float = LATENCY_S  # each answer's, plus up to spread_s more
+    spread_s: float = 0.0
 
 
 @dataclass
@@ -59,15 +64,15 @@ class Measured:
         return self.rate_limited / self.requests if self.requests else 0.0
 
 
-def reachable(rate: float, workers: int) -> bool:
-    """Whether `workers` requests at a time can reach `rate` at the emulator's latency."""
-    return workers * 0.8 / LATENCY_S >= rate
+def reachable(rate: float, workers: int, latency_s: float = LATENCY_S) -> bool:
+    """Whether `workers` requests at a time can reach `rate` at a mean latency."""
+    return workers * 0.8 / latency_s >= rate
 
 
-def capacity(workers: int) -> float:
+def capacity(workers: int, latency_s: float = LATENCY_S, spread_s: float = 0.0) -> float:
     """Requests/s this machine gets through with no limit (connector and emulator share its
     cores): a limit above it measures the machine, not the limiter."""
-    with Emulator(generate(1500), latency_s=LATENCY_S) as emulator:
+    with Emulator(generate(1500), latency_s=latency_s, latency_spread_s=spread_s) as emulator:
         run_connector(
             "read",
             {"api_key": TEST_API_KEY, "base_url": emulator.base_url, "num_workers": workers},
@@ -82,7 +87,8 @@ def measure(cell: Cell) -> Measured:
     completions = int(max(SECONDS * admitted, 150))
     emulator = Emulator(
         generate(completions),
-        latency_s=LATENCY_S,
+        latency_s=cell.latency_s,
+        latency_spread_s=cell.spread_s,
         rate_limit=cell.rate,
         rate_limit_burst_s=cell.burst,
         rate_limit_headers=cell.headers,
@@ -130,6 +136,10 @@ def main() -> int:
     parser.add_argument("--headers", choices=("no", "yes", "both"), default="both")
     parser.add_argument("--no-shared", action="store_true", help="skip the second-client runs")
     parser.add_argument("--output", default=str(RESULTS))
+    parser.add_argument("--latency-ms", type=float, default=LATENCY_S * 1000)
+    parser.add_argument(
+        "--latency-spread-ms", type=float, default=0.0, help="each answer up to this much later"
+    )
     parser.add_argument(
         "--machine-share",
         type=float,
@@ -139,20 +149,28 @@ def main() -> int:
     args = parser.parse_args()
     bursts, workers = ([0.2], [16]) if args.quick else (args.bursts, args.workers)
     headers = {"no": [False], "yes": [True], "both": [False, True]}[args.headers]
+    latency_s, spread_s = args.latency_ms / 1000, args.latency_spread_ms / 1000
     cells = [
-        Cell(rate, burst, count, with_headers)
+        Cell(rate, burst, count, with_headers, latency_s=latency_s, spread_s=spread_s)
         for with_headers, rate, burst, count in itertools.product(
             headers, args.rates, bursts, workers
         )
-        if reachable(rate, count)
+        if reachable(rate, count, latency_s + spread_s / 2)
     ]
     if not args.no_shared:
-        cells += [Cell(rate, 0.2, 16, h, shared=True) for h in headers for rate in args.rates]
+        cells += [
+            Cell(rate, 0.2, 16, h, shared=True, latency_s=latency_s, spread_s=spread_s)
+            for h in headers
+            for rate in args.rates
+        ]
+    latency = f"{args.latency_ms:g} ms" + (
+        f" plus up to {args.latency_spread_ms:g} ms more, uniformly," if spread_s else ""
+    )
     lines = [
         f"Measured {date.today().isoformat()} by `python -m bench.rate_limits"
         f"{' ' + ' '.join(sys.argv[1:]) if sys.argv[1:] else ''}`: the messages stream of the "
-        f"installed connector against the emulator (token bucket, {LATENCY_S * 1000:.0f} ms a "
-        "request, 429 with `retry-after-ms`), one run a cell, first request to last.",
+        f"installed connector against the emulator (token bucket, {latency} a request, 429 "
+        "with `retry-after-ms`), one run a cell, first request to last.",
         "",
         f"Targets: without headers <= {TARGETS[False][0]}x and <= {TARGETS[False][1]:.0%} "
         f"answered 429; with OpenAI's `x-ratelimit-*-requests` headers <= {TARGETS[True][0]}x "
@@ -164,7 +182,10 @@ def main() -> int:
         "| answered 429 | wall / (successful / rate) | every message | verdict |",
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
-    limits = {count: capacity(count) for count in sorted({cell.workers for cell in cells})}
+    limits = {
+        count: capacity(count, latency_s, spread_s)
+        for count in sorted({cell.workers for cell in cells})
+    }
     lines[2] += (
         " Without a limit this machine gets through "
         + ", ".join(f"{limits[count]:.0f} requests/s with {count} workers" for count in limits)

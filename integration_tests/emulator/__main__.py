@@ -22,6 +22,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--records", type=int, default=2000)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--latency-ms", type=float, default=0.0)
+    parser.add_argument(
+        "--latency-spread-ms", type=float, default=0.0, help="each answer up to this much later"
+    )
     parser.add_argument("--api-key", default=TEST_API_KEY)
     parser.add_argument(
         "--fault-rate", type=float, default=0.0, help="share of requests answered with a fault"
@@ -46,6 +49,7 @@ def main(argv: list[str] | None = None) -> int:
             generate(args.records, seed=args.seed),
             api_keys=[args.api_key],
             latency_s=args.latency_ms / 1000,
+            latency_spread_s=args.latency_spread_ms / 1000,
             host=args.host,
             port=args.port,
             fault_rate=args.fault_rate,

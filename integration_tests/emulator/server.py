@@ -250,6 +250,7 @@ class Emulator:
         *,
         api_keys: Iterable[str] = (TEST_API_KEY,),
         latency_s: float = 0.0,
+        latency_spread_s: float = 0.0,
         host: str = "127.0.0.1",
         port: int = 0,
         azure: bool = False,
@@ -291,7 +292,13 @@ class Emulator:
         # ... or an hour after the newest stored completion: the demo's data is dated early
         # 2026, and usage buckets up to today would leave its days outside any lookback.
         self.clock_at_newest = clock_at_newest
+        # Each answer takes latency_s plus up to latency_spread_s more (uniformly): a real
+        # API's latency varies by hundreds of milliseconds, which is what a client measuring
+        # rates from answer times must cope with. The rate limit is checked before it (a 429
+        # comes at once), as at a gateway.
         self.latency_s = latency_s
+        self.latency_spread_s = latency_spread_s
+        self._latency_rng = random.Random(fault_seed)
         self.faults: list[Fault] = []
         self.requests: list[LoggedRequest] = []
         # Called with the number of list requests so far before each is answered: how a test
@@ -488,6 +495,13 @@ class Emulator:
                     fault.times -= 1
                 return fault
         return None
+
+    def answer_latency(self) -> float:
+        """Seconds this answer takes (after the rate limit is checked)."""
+        if not self.latency_spread_s:
+            return self.latency_s
+        with self._lock:
+            return self.latency_s + self._latency_rng.uniform(0.0, self.latency_spread_s)
 
     def random_fault(self) -> Fault | None:
         """With probability `fault_rate`: a 429 (with `retry-after-ms`), 500, 502 page or 503."""
@@ -702,8 +716,8 @@ def _handler_for(emulator: Emulator) -> type[BaseHTTPRequestHandler]:
             emulator.log(url.path, query, headers)
             if emulator.rate_limit and self._over_rate_limit(emulator.rate_limit):
                 return
-            if emulator.latency_s:
-                time.sleep(emulator.latency_s)  # simulated network latency, not test sync
+            if emulator.latency_s or emulator.latency_spread_s:
+                time.sleep(emulator.answer_latency())  # simulated latency, not test sync
             fault = emulator.take_fault(url.path, query) or emulator.random_fault()
             if fault and self._fail(fault):
                 return
