@@ -163,8 +163,8 @@ def main() -> int:
             for h in headers
             for rate in args.rates
         ]
-    latency = f"{args.latency_ms:g} ms" + (
-        f" plus up to {args.latency_spread_ms:g} ms more, uniformly," if spread_s else ""
+    latency = f"{args.latency_ms:g}" + (
+        f"-{args.latency_ms + args.latency_spread_ms:g} ms (uniformly)" if spread_s else " ms"
     )
     lines = [
         f"Measured {date.today().isoformat()} by `python -m bench.rate_limits"
