@@ -380,11 +380,11 @@ class SharedRateLimiter:
         far enough back to measure over (and for a `retry-after` of whole seconds)."""
         if retry_after is None or retry_after >= 1.0:
             return None
-        estimate = None
+        estimate, least = None, self._measure_seconds()
         for earlier in reversed(self._refusals):
             span = now - earlier.at - earlier.retry_after + retry_after
             answers = self.counts.succeeded - earlier.succeeded
-            if span >= self._measure_seconds() and answers >= MIN_MEASURE_ANSWERS:
+            if span >= least and answers >= MIN_MEASURE_ANSWERS:
                 estimate = answers / span
                 break
         self._refusals.append(_Refusal(now, retry_after, self.counts.succeeded))
