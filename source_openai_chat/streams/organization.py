@@ -109,11 +109,6 @@ class NewestBucketCursor(CheckpointCursor):
         newest = (state or {}).get("start_time")
         self.newest_read: int | None = newest if type(newest) is int else None
 
-    @property
-    def state(self) -> MutableMapping[str, Any]:
-        with self._lock:
-            return self._state_json()
-
     def _state_json(self) -> MutableMapping[str, Any]:
         return {} if self.newest_read is None else {"start_time": self.newest_read}
 

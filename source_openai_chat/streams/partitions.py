@@ -79,7 +79,7 @@ class PrintedStates:
 class CheckpointCursor(Cursor):
     """A cursor whose partitions save their own checkpoints: the engine's per-record and
     per-partition calls have nothing to do, and a stream that read nothing still emits its
-    state once. Subclasses say what the state is (`state`) and emit it (`_emit`, under
+    state once. Subclasses say what the state is (`_state_json`) and emit it (`_emit`, under
     `_lock`) through the stream's message repository, the engine's queue, so a state is never
     printed before the records it covers."""
 
@@ -100,6 +100,11 @@ class CheckpointCursor(Cursor):
     @property
     def cursor_field(self) -> CursorField:
         return self._cursor_field
+
+    @property
+    def state(self) -> MutableMapping[str, Any]:
+        with self._lock:
+            return self._state_json()
 
     def observe(self, record: Record) -> None:
         """Nothing per record: partitions save their position at every checkpoint."""
@@ -158,11 +163,6 @@ class FeedCursor(CheckpointCursor):
         self._state = state
         self._warned_odd_record = False
         self._warned_order_ignored = False
-
-    @property
-    def state(self) -> MutableMapping[str, Any]:
-        with self._lock:
-            return self._state.to_json()
 
     def position(self, key: PartitionKey) -> FeedPosition:
         project, model = key
